@@ -14,6 +14,7 @@ leave it ``None``.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -188,3 +189,28 @@ def _train(scenario: Scenario, cfg: PPOConfig, seed: int, progress: bool, checkp
 def config_dict(config: PPOConfig) -> dict:
     """Plain-data hyperparameters (for cache keys and tables)."""
     return asdict(config)
+
+
+def train_cached(scenario: str, seed: int, config: PPOConfig = PPOConfig(), *, cache_dir: str | None = None,
+                 progress: bool = False, **scenario_overrides) -> TrainResult:
+    """:func:`train`, but reuse the saved policy when the same run was done before.
+
+    The key covers the scenario and its overrides, the hyperparameters, the seed and the
+    library's source; weights are saved with ``torch.save`` and loaded with
+    ``weights_only=True``, the learning curve as a pickled table, both atomically.
+    """
+    from misalign.agents import load_policy, save_policy
+    from misalign.sweeps import atomic_dump, cell_key, default_cache_dir
+    import joblib
+
+    settings = {"scenario": scenario, "overrides": scenario_overrides, "config": config_dict(config)}
+    key = cell_key(train, settings, seed)
+    folder = (default_cache_dir() if cache_dir is None else Path(cache_dir)) / "policies"
+    weights, meta = folder / f"{scenario}-{key}.pt", folder / f"{scenario}-{key}.meta.pkl"
+    if weights.exists() and meta.exists():
+        info = joblib.load(meta)
+        return TrainResult(load_policy(weights), info["history"], info["steps"], info["seconds"])
+    result = train(get_scenario(scenario, **scenario_overrides), config, seed, progress=progress)
+    atomic_dump({"history": result.history, "steps": result.steps, "seconds": result.seconds}, meta)
+    save_policy(result.policy, weights, {"scenario": scenario, "seed": seed})
+    return result

@@ -1,0 +1,90 @@
+"""Pictures of levels: walls, entities, a trajectory, or the policy's action at every cell.
+
+The chapters show behaviour on the level itself (where did the agent go? which way does
+the policy point from each cell?), in the manner of the vector-field figures of Turner et
+al. (2023).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
+
+from misalign.levels import LevelBank
+
+MARKERS = {"coin": ("o", "#f5be14", "coin"), "exit": ("s", "#28aa50", "exit"), "key": ("P", "#c8781e", "key"),
+           "chest": ("X", "#82461e", "chest"), "checkpoint": ("D", "#aa5ac8", "checkpoint"),
+           "sensor": ("^", "#dc3232", "reward sensor"), "shortcut": ("v", "#fa8282", "shortcut"),
+           "agent": ("*", "#1e6edc", "start")}
+_DELTA = {0: (0, -1), 1: (1, 0), 2: (0, 1), 3: (-1, 0)}  # action -> (dx, dy) in picture coordinates
+
+
+def _rc(cell: int, size: int) -> tuple[int, int]:
+    return divmod(int(cell), size)
+
+
+def draw_level(bank: LevelBank, level: int, ax: Axes | None = None, *, trajectory: Sequence[int] | None = None,
+               arrows: np.ndarray | None = None, title: str | None = None, legend: bool = True,
+               traj_color: str = "#1e6edc") -> Axes:
+    """Draw level ``level`` of ``bank``; optionally a trajectory (flat cells) or per-cell action probabilities.
+
+    ``arrows`` is an ``(S*S, 4)`` array of action probabilities; each floor cell gets the
+    mean displacement as an arrow (length = how decided the policy is).
+    """
+    ax = ax if ax is not None else plt.gca()
+    S = bank.size
+    walls = bank.walls[level].reshape(S, S)
+    ax.imshow(walls, cmap=sns.color_palette(["#f3f1ea", "#3c3c46"], as_cmap=True), vmin=0, vmax=1)
+    entities = {"coin": [bank.coin[level]], "exit": [bank.exit[level]], "key": list(bank.keys[level]),
+                "chest": list(bank.chests[level]), "checkpoint": [bank.checkpoint[level]],
+                "sensor": [bank.sensor[level]], "shortcut": [bank.shortcut[level]], "agent": [bank.agent[level]]}
+    handles = []
+    for name, cells in entities.items():
+        cells = [c for c in cells if c >= 0]
+        if not cells:
+            continue
+        marker, colour, label = MARKERS[name]
+        rc = np.array([_rc(c, S) for c in cells])
+        ax.scatter(rc[:, 1], rc[:, 0], marker=marker, s=140, c=colour, edgecolors="black", linewidths=0.6, zorder=3)
+        handles.append(Line2D([], [], marker=marker, color=colour, markeredgecolor="black", linestyle="", label=label))
+    if trajectory is not None and len(trajectory) > 1:
+        rc = np.array([_rc(c, S) for c in trajectory if c >= 0], dtype=float)
+        jitter = np.linspace(-0.12, 0.12, len(rc))[:, None]
+        ax.plot(rc[:, 1] + jitter[:, 0], rc[:, 0] + jitter[:, 0], color=traj_color, lw=2, alpha=0.8, zorder=2)
+        handles.append(Line2D([], [], color=traj_color, lw=2, label="trajectory"))
+    if arrows is not None:
+        floor = np.flatnonzero(~bank.walls[level])
+        dx = sum(arrows[floor, a] * _DELTA[a][0] for a in range(4))
+        dy = sum(arrows[floor, a] * _DELTA[a][1] for a in range(4))
+        rows, cols = np.divmod(floor, S)
+        ax.quiver(cols, rows, dx, -dy, angles="xy", scale_units="xy", scale=2.2, width=0.006, color="#1b1b1b", zorder=4)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
+    if legend and handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return ax
+
+
+def action_field(policy_probs: Callable[[np.ndarray], np.ndarray], world, level: int) -> np.ndarray:
+    """Action probabilities at every floor cell of ``level``, the agent placed there with the level as at its start.
+
+    ``policy_probs`` maps observations to ``(n, 4)`` probabilities; ``world`` is a
+    one-episode :class:`~misalign.gridworld.GridWorld` over the same bank.
+    """
+    S = world.size
+    probs = np.zeros((S * S, 4))
+    world.reset(levels=np.array([level]))
+    floor = np.flatnonzero(~world.bank.walls[level])
+    obs = []
+    for cell in floor:
+        world.pos[0] = cell
+        obs.append(world.observe()[0])
+    probs[floor] = policy_probs(np.stack(obs))
+    return probs

@@ -1,0 +1,101 @@
+"""The sweep runner: caching, resuming after a kill, no corrupt files, a Dask backend."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import joblib
+import pandas as pd
+import pytest
+
+from misalign.sweeps import expand_grid, run_sweep
+
+
+def square(x: int, seed: int) -> dict:
+    return {"y": x * x + seed}
+
+
+def test_grid_and_seeds_become_columns(tmp_path: Path) -> None:
+    table = run_sweep(square, expand_grid(x=[1, 2, 3]), seeds=2, cache_dir=tmp_path, n_jobs=1)
+    assert list(table.columns) == ["x", "seed", "y"]
+    assert table["y"].tolist() == [1, 2, 4, 5, 9, 10]
+
+
+def test_bad_seed_count_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"seeds must be an integer in \[0"):
+        run_sweep(square, [{"x": 1}], seeds=-1, cache_dir=tmp_path)
+
+
+SCRIPT = textwrap.dedent('''
+    import sys, time
+    from pathlib import Path
+    from misalign.sweeps import run_sweep
+
+    LOG = Path(sys.argv[2])
+
+    def slow(i, seed):
+        with LOG.open("a") as fh:
+            fh.write(f"{i}\\n")
+        time.sleep(0.4)
+        return {"i": i, "double": 2 * i}
+
+    if __name__ == "__main__":
+        table = run_sweep(slow, [{"i": i} for i in range(8)], seeds=[0], cache_dir=sys.argv[1], n_jobs=1)
+        print("DONE", table["double"].sum())
+''')
+
+
+def test_killed_sweep_resumes_without_recomputing(tmp_path: Path) -> None:
+    script = tmp_path / "sweep_script.py"
+    script.write_text(SCRIPT)
+    cache, log = tmp_path / "cache", tmp_path / "calls.log"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, str(script), str(cache), str(log)], env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline:  # wait until some cells have finished, then kill mid-sweep
+        done = list(cache.rglob("*.pkl")) if cache.exists() else []
+        if len(done) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = {p.name for p in cache.rglob("*.pkl")}
+    assert 3 <= len(finished) < 8, "the kill should land mid-sweep"
+    for p in cache.rglob("*.pkl"):
+        joblib.load(p)  # every finished cell is a whole, readable file
+    calls_before = log.read_text().split()
+    out = subprocess.run([sys.executable, str(script), str(cache), str(log)], env=env, capture_output=True, text=True, check=True)
+    assert "DONE 56" in out.stdout
+    calls_after = log.read_text().split()[len(calls_before):]
+    # cells that had finished before the kill are not run again; the one interrupted mid-call is
+    assert len(calls_after) == 8 - len(finished)
+    assert sorted(calls_after) == sorted(set(calls_after)) and len(set(calls_before)) == len(finished) + 1
+    results = list(cache.rglob("*.pkl"))
+    assert len(results) == 8 and {joblib.load(p)["double"] for p in results} == {2 * i for i in range(8)}
+
+
+def test_cache_is_reused_and_keyed_by_settings(tmp_path: Path) -> None:
+    first = run_sweep(square, [{"x": 2}], seeds=[1], cache_dir=tmp_path, n_jobs=1)
+    files = list(tmp_path.rglob("*.pkl"))
+    assert len(files) == 1
+    joblib.dump({"y": -99}, files[0])  # a cached cell is read back, not recomputed
+    again = run_sweep(square, [{"x": 2}], seeds=[1], cache_dir=tmp_path, n_jobs=1)
+    assert first["y"].item() == 5 and again["y"].item() == -99
+    other = run_sweep(square, [{"x": 3}], seeds=[1], cache_dir=tmp_path, n_jobs=1)
+    assert other["y"].item() == 10
+
+
+def test_dask_backend_gives_the_same_table(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    local = run_sweep(square, expand_grid(x=[1, 2]), seeds=2, use_cache=False, n_jobs=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster), joblib.parallel_config(backend="dask"):
+        remote = run_sweep(square, expand_grid(x=[1, 2]), seeds=2, cache_dir=tmp_path, n_jobs=2)
+    pd.testing.assert_frame_equal(local, remote)
+    assert len(list(tmp_path.rglob("*.pkl"))) == 4
