@@ -75,7 +75,7 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path: Path) -> None:
     calls_after = log.read_text().split()[len(calls_before):]
     # cells that had finished before the kill are not run again; the one interrupted mid-call is
     assert len(calls_after) == 8 - len(finished)
-    assert sorted(calls_after) == sorted(set(calls_after)) and len(set(calls_before)) == len(finished) + 1
+    assert sorted(calls_after) == sorted(set(calls_after)) and len(set(calls_before)) - len(finished) in (0, 1)
     results = list(cache.rglob("*.pkl"))
     assert len(results) == 8 and {joblib.load(p)["double"] for p in results} == {2 * i for i in range(8)}
 
