@@ -80,3 +80,29 @@ def coin_outcomes(table: pd.DataFrame) -> pd.Series:
     """Per episode: 'coin' (got the coin), 'exit without coin', or 'neither' (the coin scenarios' three outcomes)."""
     out = np.where(table["coin"] > 0, "coin", np.where(table["exit"] > 0, "exit without coin", "neither"))
     return pd.Series(out, index=table.index, name="coin_outcome")
+
+
+COIN_OUTCOMES = ("coin", "exit without coin", "neither")
+
+
+def coin_outcome_shares(table: pd.DataFrame) -> dict[str, float]:
+    """Share of episodes in each of the three coin outcomes (they sum to one)."""
+    counts = coin_outcomes(table).value_counts(normalize=True)
+    return {name: float(counts.get(name, 0.0)) for name in COIN_OUTCOMES}
+
+
+def train_and_test(scenario: str, seed: int, total_steps: int = 2_000_000, n_episodes: int = 500,
+                   **overrides) -> dict[str, float]:
+    """One sweep cell: train on the scenario's training split, return coin-outcome shares on both splits.
+
+    The returned keys are ``train_<outcome>`` and ``test_<outcome>`` for each of
+    :data:`COIN_OUTCOMES`, plus the training steps and seconds.
+    """
+    from misalign.ppo import PPOConfig, train_cached
+
+    result = train_cached(scenario, seed, PPOConfig(total_steps=total_steps), **overrides)
+    out: dict[str, float] = {"steps": result.steps, "seconds": result.seconds}
+    for split in ("train", "test"):
+        shares = coin_outcome_shares(rollout(result.policy, get_scenario(scenario, **overrides), split, n_episodes, seed=seed))
+        out.update({f"{split}_{k}": v for k, v in shares.items()})
+    return out
