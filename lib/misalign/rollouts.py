@@ -91,7 +91,7 @@ def coin_outcome_shares(table: pd.DataFrame) -> dict[str, float]:
     return {name: float(counts.get(name, 0.0)) for name in COIN_OUTCOMES}
 
 
-def train_and_test(scenario: str, seed: int, total_steps: int = 2_000_000, n_episodes: int = 500,
+def train_and_test(scenario: str, seed: int, total_steps: int = 4_000_000, n_episodes: int = 500,
                    **overrides) -> dict[str, float]:
     """One sweep cell: train on the scenario's training split, return coin-outcome shares on both splits.
 
