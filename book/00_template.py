@@ -50,9 +50,9 @@ if "google.colab" in sys.modules:
 # defaults below. Leave `seeds` as `None` to take the profile's seeds.
 
 # %% tags=["parameters"]
-profile = "full"  # "full": the published run; "smoke": a seconds-long pipeline check
-seeds = None  # None: the profile's seeds (20 for full, 3 for smoke); or a list of ints
-device = "cpu"  # where tensors live; this stand-in experiment needs numpy only
+profile = "full"  # "full": published run; "smoke": quick pipeline check
+seeds = None  # None: the profile's seeds; or a list of ints
+device = "cpu"  # where tensors live (this stand-in needs numpy only)
 
 # %%
 # %matplotlib inline
@@ -68,7 +68,8 @@ PROFILES = {
     "smoke": {"n_seeds": 3, "episodes": 50, "n_boot": 500},
 }
 settings = PROFILES[profile]
-seeds = list(range(settings["n_seeds"])) if seeds is None else [int(s) for s in seeds]
+if seeds is None:
+    seeds = list(range(settings["n_seeds"]))
 CI_LEVEL = 0.95
 
 # %% [markdown]
@@ -85,36 +86,41 @@ TRUE_SUCCESS_RATE = 0.7  # known only because this experiment is synthetic
 
 
 def run_seed(seed: int, episodes: int) -> float:
-    """Stand-in for "train and evaluate one policy": the share of successful episodes."""
+    """Stand-in for "train and evaluate one policy": share of successes."""
     rng = np.random.default_rng(seed)
     return float(rng.binomial(1, TRUE_SUCCESS_RATE, size=episodes).mean())
 
 
 def bootstrap_mean(values: np.ndarray, n_boot: int, level: float, seed: int = 0):
-    """Mean of ``values`` with a percentile-bootstrap interval, and the resampled means."""
+    """Mean with a percentile-bootstrap interval, and the resampled means."""
     rng = np.random.default_rng(seed)
-    resampled = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    rows = rng.integers(0, len(values), size=(n_boot, len(values)))
+    resampled = values[rows].mean(axis=1)
     low, high = np.quantile(resampled, [(1 - level) / 2, (1 + level) / 2])
     return values.mean(), low, high, resampled
 
 
-per_seed = pd.DataFrame(
-    {"seed": seeds, "success_rate": [run_seed(s, settings["episodes"]) for s in seeds]}
-)
+rates = [run_seed(s, settings["episodes"]) for s in seeds]
+per_seed = pd.DataFrame({"seed": seeds, "success_rate": rates})
 mean_success, ci_low, ci_high, boot_means = bootstrap_mean(
     per_seed["success_rate"].to_numpy(), settings["n_boot"], CI_LEVEL
 )
-per_seed.describe().loc[["count", "mean", "std", "min", "max"]].T
+per_seed["success_rate"].describe().to_frame().T.round(3)
 
 # %% [markdown]
 # ## Figure
 
 # %%
 sns.set_theme(style="whitegrid", context="notebook")
-fig, (ax_seeds, ax_boot) = plt.subplots(1, 2, figsize=(10, 3.8), width_ratios=[1, 1.4])
-sns.stripplot(data=per_seed, y="success_rate", ax=ax_seeds, color="tab:blue", size=6, jitter=0.15)
+fig, (ax_seeds, ax_boot) = plt.subplots(
+    1, 2, figsize=(10, 3.8), width_ratios=[1, 1.4]
+)
+sns.stripplot(
+    data=per_seed, y="success_rate", ax=ax_seeds, size=6, jitter=0.15
+)
 ax_seeds.errorbar(
-    0.35, mean_success, yerr=[[mean_success - ci_low], [ci_high - mean_success]],
+    0.35, mean_success,
+    yerr=[[mean_success - ci_low], [ci_high - mean_success]],
     fmt="o", color="black", capsize=5, label=f"mean, {CI_LEVEL:.0%} CI",
 )
 ax_seeds.axhline(TRUE_SUCCESS_RATE, color="tab:red", ls="--", label="true rate")
@@ -122,13 +128,14 @@ ax_seeds.set(
     xlim=(-0.5, 0.7), xticks=[], ylabel="share of successful episodes",
     title=f"One dot per seed ({len(seeds)} seeds)",
 )
-ax_seeds.legend(loc="lower right", fontsize="small")
+ax_seeds.legend(loc="best", fontsize="small")
 sns.histplot(boot_means, ax=ax_boot, bins=40, color="tab:blue")
 for x in (ci_low, ci_high):
     ax_boot.axvline(x, color="black", ls=":")
 ax_boot.axvline(TRUE_SUCCESS_RATE, color="tab:red", ls="--")
 ax_boot.set(
-    xlabel="mean success rate over seeds (bootstrap resamples)", ylabel="resamples",
+    xlabel="mean success rate over seeds (bootstrap resamples)",
+    ylabel="resamples",
     title=f"Bootstrap of the mean; dotted: {CI_LEVEL:.0%} interval",
 )
 fig.tight_layout()
@@ -169,5 +176,8 @@ claim(
     f"the {CI_LEVEL:.0%} interval [{ci_low:.3f}, {ci_high:.3f}] contains the true rate "
     f"{TRUE_SUCCESS_RATE}",
 )
-claim(len(seeds) >= 10 or profile != "full", "the published profile uses at least 10 seeds")
+claim(
+    len(seeds) >= 10 or profile != "full",
+    "the published profile uses at least 10 seeds",
+)
 check_claims()

@@ -144,17 +144,16 @@ def execute_one(src: Path, dst: Path, profile: str, result_path: Path) -> int:
             log_output=False,
         )
     except PapermillExecutionError as err:
-        executed = nbformat.read(dst, as_version=4)
-        injected = [
-            i
-            for i, c in enumerate(executed.cells)
-            if "injected-parameters" in c.get("metadata", {}).get("tags", [])
-        ]
-        index = err.cell_index - sum(1 for i in injected if i < err.cell_index)
+        # Map papermill's index (counted with any injected cell) to the source's cells.
+        index = err.cell_index
+        if parameters:
+            tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+            injected_at = tagged[0] + 1 if tagged else 0
+            index -= 1 if index >= injected_at else 0
         result = {
             "ok": False,
             "cell": index + 1,
-            "cells": len(executed.cells) - len(injected),
+            "cells": len(nb.cells),
             "ename": err.ename,
             "evalue": err.evalue,
             "source": err.source,
