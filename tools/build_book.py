@@ -83,7 +83,7 @@ def find_chapters(root: Path, toc: dict[str, Any]) -> list[Chapter]:
     return chapters
 
 
-def copy_static_tree(root: Path, dest: Path, chapters: list[Chapter]) -> None:
+def copy_static_tree(root: Path, dest: Path, toc: dict[str, Any], chapters: list[Chapter]) -> None:
     """Copy config, toc and every non-notebook file of the page folders into ``dest``.
 
     The notebooks arrive there executed; everything else (md, bib, images) is copied so
@@ -94,16 +94,15 @@ def copy_static_tree(root: Path, dest: Path, chapters: list[Chapter]) -> None:
         shutil.copy2(root / name, dest / name)
     notebook_files = {c.source.resolve() for c in chapters}
     notebook_files |= {c.source.with_suffix(".ipynb").resolve() for c in chapters}
-    page_dirs = {Path(e).parent for e in toc_files(_read_toc(root))}
-    for rel_dir in sorted(page_dirs):
-        for path in sorted((root / rel_dir).rglob("*")):
+    for rel_dir in sorted({Path(e).parent for e in toc_files(toc)}):
+        # Pages at the repository root: copy root files only, never walk the whole repo.
+        paths = (root / rel_dir).glob("*") if rel_dir == Path(".") else (root / rel_dir).rglob("*")
+        for path in sorted(paths):
             rel = path.relative_to(root)
             if not path.is_file() or path.resolve() in notebook_files:
                 continue
             if any(p.startswith(".") or p == "__pycache__" for p in rel.parts):
                 continue
-            if rel_dir == Path(".") and len(rel.parts) > 1:
-                continue  # a page at the root: copy root files only, not the whole repo
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
@@ -320,7 +319,7 @@ def build(args: argparse.Namespace) -> int:
 
     toc = _read_toc(root)
     chapters = find_chapters(root, toc)
-    copy_static_tree(root, executed, chapters)
+    copy_static_tree(root, executed, toc, chapters)
     jobs = max(1, min(args.jobs or len(os.sched_getaffinity(0)), len(chapters) or 1))
     print(f"Executing {len(chapters)} chapter(s), profile {args.profile!r}, {jobs} in parallel")
 
