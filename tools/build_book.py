@@ -288,8 +288,8 @@ def machine_info(root: Path) -> dict[str, Any]:
 def render_appendix(timings: dict[str, Any], versions: dict[str, str], machine: dict[str, Any]) -> str:
     """Markdown tables for the reproducibility appendix (replaces its marker line)."""
     lines = [
-        f"This build ran the **{timings['profile']}** profile with {timings['jobs']} "
-        f"parallel chapter processes; executing all chapters took "
+        f"This build ran the **{timings['profile']}** profile, chapters in parallel over "
+        f"{timings['jobs']} worker process(es); executing all chapters took "
         f"{timings['execute_wall_s']:.1f} s of wall time.",
         "",
         "## Chapter execution times",
