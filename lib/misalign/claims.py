@@ -1,0 +1,219 @@
+"""Glue computed numbers into a chapter's prose, record them, and assert its claims.
+
+Why this exists: every number in the book's prose must come from a computation, and a
+rerun that no longer supports the text must fail loudly. So a chapter
+
+* glues each number it quotes with :func:`glue`, which also writes it to a per-chapter
+  *record* (JSON) that the build tool collects into ``_build/record.json``;
+* states its headline claims with :func:`claim` and ends with :func:`check_claims`,
+  which raises if any claim failed (the build then fails, naming the chapter and cell).
+
+The collected record is compared with the committed reference
+(``data/reference_record.json``) by :func:`compare_records`: numbers may drift within
+their stated absolute tolerance, strings and booleans must match exactly.
+
+Where records go: the directory in ``$MISALIGN_RECORD_DIR`` (the build tool sets it),
+else ``_build/records`` under the working directory; the chapter name comes from
+``$MISALIGN_CHAPTER``, else from :func:`set_chapter`, else ``"interactive"``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+RECORD_DIR_ENV = "MISALIGN_RECORD_DIR"
+CHAPTER_ENV = "MISALIGN_CHAPTER"
+DEFAULT_RECORD_DIR = Path("_build") / "records"
+
+_chapter_override: str | None = None
+_entries: dict[str, dict[str, Any]] = {}
+_claims: list[tuple[bool, str]] = []
+
+
+def set_chapter(name: str) -> None:
+    """Name the chapter whose record this kernel writes (when not set by the build)."""
+    global _chapter_override
+    _chapter_override = name
+
+
+def chapter_name() -> str:
+    """The chapter this kernel records for: build tool's env var, then set_chapter()."""
+    return os.environ.get(CHAPTER_ENV) or _chapter_override or "interactive"
+
+
+def record_dir() -> Path:
+    """Where chapter records are written (the build tool points this into _build)."""
+    return Path(os.environ.get(RECORD_DIR_ENV) or DEFAULT_RECORD_DIR)
+
+
+def record_path() -> Path:
+    """The JSON record file of the current chapter."""
+    return record_dir() / f"{chapter_name()}.json"
+
+
+def to_scalar(value: Any) -> Any:
+    """Convert numpy/torch scalars to plain Python ones.
+
+    Why: myst-nb pastes the *repr* of a glued value, and numpy 2 writes
+    ``np.float64(0.5)``, which ``{glue:text}`name:.2f``` cannot format.
+    """
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", 0) == 0:
+        try:
+            return item()
+        except (TypeError, ValueError):
+            return value
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON via a temp file and os.replace, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def glue(
+    name: str,
+    value: Any,
+    *,
+    tolerance: float | None = None,
+    fmt: str | None = None,
+    display: bool = False,
+) -> Any:
+    """Glue ``value`` for ``{glue:text}`name``` and record it for drift checks.
+
+    ``tolerance`` is the absolute drift a rebuild may show before the reproducibility
+    test fails (numbers only; ``None`` means exact). ``fmt`` (e.g. ``".3f"``) glues the
+    formatted text instead of the raw value; the record keeps the raw value. Scalars
+    (bool, int, float, str) are recorded; other objects (figures, tables) are only
+    glued. Returns the plain-Python value, so a chapter can keep using it.
+    """
+    from myst_nb import glue as myst_glue  # imported late: myst-nb is heavy
+
+    value = to_scalar(value)
+    if tolerance is not None and not _is_number(value):
+        raise TypeError(f"glue {name!r}: a tolerance needs a number, got {value!r}")
+    if tolerance is not None and not tolerance >= 0:
+        raise ValueError(f"glue {name!r}: tolerance must be >= 0, got {tolerance!r}")
+    shown = format(value, fmt) if fmt is not None else value
+    myst_glue(name, shown, display=display)
+    if isinstance(value, (bool, int, float, str)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"glue {name!r}: value is not finite ({value!r})")
+        _entries[name] = {"value": value, "tolerance": tolerance}
+        write_json_atomic(
+            record_path(), {"chapter": chapter_name(), "values": dict(_entries)}
+        )
+    return value
+
+
+def claim(condition: bool, message: str) -> bool:
+    """State a claim the prose makes; :func:`check_claims` fails if any is false."""
+    ok = bool(condition)
+    _claims.append((ok, message))
+    return ok
+
+
+def check_claims() -> None:
+    """Raise AssertionError listing every failed claim (then forget them all).
+
+    Why at the end of a chapter: the prose above was written for these numbers; if a
+    rerun no longer supports it, the build must stop with a readable reason.
+    """
+    failed = [msg for ok, msg in _claims if not ok]
+    total = len(_claims)
+    _claims.clear()
+    if failed:
+        lines = "\n".join(f"  - {msg}" for msg in failed)
+        raise AssertionError(
+            f"{len(failed)} of {total} claims failed in chapter {chapter_name()!r}:\n{lines}"
+        )
+
+
+def reset() -> None:
+    """Forget glued values and pending claims (for tests and re-runs)."""
+    _entries.clear()
+    _claims.clear()
+
+
+# --- reproducibility record -------------------------------------------------------
+
+
+def collect_records(directory: Path) -> dict[str, dict[str, Any]]:
+    """Merge the per-chapter record files of ``directory`` into {chapter: values}."""
+    chapters: dict[str, dict[str, Any]] = {}
+    for path in sorted(Path(directory).glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        chapters[data["chapter"]] = data["values"]
+    return chapters
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One value of a rebuild that disagrees with the reference."""
+
+    chapter: str
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.chapter}:{self.name}: {self.reason}"
+
+
+def _compare_value(ref: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
+    a, b = ref["value"], new["value"]
+    tol = new.get("tolerance", ref.get("tolerance"))
+    if _is_number(a) and _is_number(b):
+        allowed = tol or 0.0
+        diff = abs(float(b) - float(a))
+        if diff > allowed:
+            return f"{b!r} differs from reference {a!r} by {diff:.3g} > tolerance {allowed:g}"
+        return None
+    if type(a) is not type(b) or a != b:
+        return f"{b!r} != reference {a!r} (exact match required)"
+    return None
+
+
+def compare_records(
+    reference: Mapping[str, Mapping[str, Any]],
+    current: Mapping[str, Mapping[str, Any]],
+) -> list[Drift]:
+    """List every value of ``current`` that drifted from ``reference``.
+
+    Both map chapter -> name -> {"value", "tolerance"}. The tolerance stated by the
+    current build (the chapter's code) applies. Values missing from either side count
+    as drift too: the reference must be refreshed on purpose (``make refresh-reference``).
+    """
+    drifts: list[Drift] = []
+    for chapter in sorted(set(reference) | set(current)):
+        ref_vals = reference.get(chapter, {})
+        new_vals = current.get(chapter, {})
+        for name in sorted(set(ref_vals) | set(new_vals)):
+            if name not in new_vals:
+                drifts.append(Drift(chapter, name, "missing from this build"))
+            elif name not in ref_vals:
+                drifts.append(Drift(chapter, name, "not in the reference record"))
+            else:
+                reason = _compare_value(ref_vals[name], new_vals[name])
+                if reason:
+                    drifts.append(Drift(chapter, name, reason))
+    return drifts
