@@ -35,13 +35,16 @@ if "google.colab" in sys.modules:
 # Every chapter of this book has the same five parts, in this order:
 # **parameters → experiment → figure → glued prose → claims**.
 # This page is the smallest chapter that has all five, so that it can be copied to start
-# a new one. Its experiment is a stand-in with a known answer (a synthetic policy whose
-# episodes succeed at a fixed rate); the real chapters replace that one cell with a call
-# into the `misalign` library.
+# a new one. Its experiment is real and small: train a policy with PPO on the
+# *coin-at-exit* gridworld (the coin always lies in front of the exit door during
+# training) for a few seconds per seed, then count what it does on test levels where
+# the coin can be anywhere.
 #
 # To fork it: copy the pair (`book/00_template.py` and `.ipynb`) to a new number and
 # name, list the new file in `_toc.yml`, edit the `.py` in any editor or the `.ipynb` in
-# Jupyter (jupytext keeps the two in sync), and run `make book`.
+# Jupyter (jupytext keeps the two in sync), and run `make book`. The one-line changes
+# worth trying first: `SCENARIO = "coin-diverse"` with `OVERRIDES = {"alpha": 0.25}`, or
+# a larger `STEPS`.
 
 # %% [markdown]
 # ## Parameters
@@ -52,92 +55,65 @@ if "google.colab" in sys.modules:
 # %% tags=["parameters"]
 profile = "full"  # "full": published run; "smoke": quick pipeline check
 seeds = None  # None: the profile's seeds; or a list of ints
-device = "cpu"  # where tensors live (this stand-in needs numpy only)
+device = "cpu"  # the gridworld and the small networks run on the CPU
 
 # %%
 # %matplotlib inline
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 
 from misalign.claims import check_claims, claim, glue
+from misalign.rollouts import COIN_OUTCOMES, train_and_test
+from misalign.stats import summarize
+from misalign.sweeps import run_sweep
 
 PROFILES = {
-    "full": {"n_seeds": 20, "episodes": 200, "n_boot": 5000},
-    "smoke": {"n_seeds": 3, "episodes": 50, "n_boot": 500},
+    "full": {"n_seeds": 10, "steps": 500_000, "episodes": 500},
+    "smoke": {"n_seeds": 2, "steps": 100_000, "episodes": 100},
 }
 settings = PROFILES[profile]
 if seeds is None:
     seeds = list(range(settings["n_seeds"]))
-CI_LEVEL = 0.95
+SCENARIO, OVERRIDES = "coin-at-exit", {}
+STEPS = settings["steps"]
 
 # %% [markdown]
 # ## Experiment
 #
-# Each seed evaluates a policy for a number of episodes and reports the share it
-# succeeded in. Here the "policy" is a coin with a known success rate, so the claims at
-# the end can check the estimate against the truth. The uncertainty across seeds is a
-# percentile bootstrap of the mean over seeds (seeded, so reruns give the same
-# interval).
+# One sweep cell trains a policy for `STEPS` environment steps on the scenario's
+# training levels and plays it once on each of `episodes` test levels. Each test episode
+# ends in one of three ways: the agent took the coin, it walked out of the exit without
+# the coin, or neither happened before the time limit. Sweeps run in parallel processes
+# and are cached on disk, so a rerun (or a later chapter with the same settings) reuses
+# finished trainings. The unit of replication is the seed: intervals are 95% t-intervals
+# over seeds.
 
 # %%
-TRUE_SUCCESS_RATE = 0.7  # known only because this experiment is synthetic
-
-
-def run_seed(seed: int, episodes: int) -> float:
-    """Stand-in for "train and evaluate one policy": share of successes."""
-    rng = np.random.default_rng(seed)
-    return float(rng.binomial(1, TRUE_SUCCESS_RATE, size=episodes).mean())
-
-
-def bootstrap_mean(values: np.ndarray, n_boot: int, level: float, seed: int = 0):
-    """Mean with a percentile-bootstrap interval, and the resampled means."""
-    rng = np.random.default_rng(seed)
-    rows = rng.integers(0, len(values), size=(n_boot, len(values)))
-    resampled = values[rows].mean(axis=1)
-    low, high = np.quantile(resampled, [(1 - level) / 2, (1 + level) / 2])
-    return values.mean(), low, high, resampled
-
-
-rates = [run_seed(s, settings["episodes"]) for s in seeds]
-per_seed = pd.DataFrame({"seed": seeds, "success_rate": rates})
-mean_success, ci_low, ci_high, boot_means = bootstrap_mean(
-    per_seed["success_rate"].to_numpy(), settings["n_boot"], CI_LEVEL
+per_seed = run_sweep(
+    train_and_test,
+    [{"scenario": SCENARIO, "total_steps": STEPS, "n_episodes": settings["episodes"], **OVERRIDES}],
+    seeds, progress=True,
 )
-per_seed["success_rate"].describe().to_frame().T.round(3)
+long = per_seed.melt(id_vars=["seed"], value_vars=[f"{split}_{o}" for split in ("train", "test") for o in COIN_OUTCOMES],
+                     var_name="split_outcome", value_name="share")
+long[["split", "outcome"]] = long["split_outcome"].str.split("_", n=1, expand=True)
+shares = summarize(long, "share", ["split", "outcome"], bounds=(0.0, 1.0))
+shares.round(3)
 
 # %% [markdown]
 # ## Figure
 
 # %%
 sns.set_theme(style="whitegrid", context="notebook")
-fig, (ax_seeds, ax_boot) = plt.subplots(
-    1, 2, figsize=(10, 3.8), width_ratios=[1, 1.4]
-)
-sns.stripplot(
-    data=per_seed, y="success_rate", ax=ax_seeds, size=6, jitter=0.15
-)
-ax_seeds.errorbar(
-    0.35, mean_success,
-    yerr=[[mean_success - ci_low], [ci_high - mean_success]],
-    fmt="o", color="black", capsize=5, label=f"mean, {CI_LEVEL:.0%} CI",
-)
-ax_seeds.axhline(TRUE_SUCCESS_RATE, color="tab:red", ls="--", label="true rate")
-ax_seeds.set(
-    xlim=(-0.5, 0.7), xticks=[], ylabel="share of successful episodes",
-    title=f"One dot per seed ({len(seeds)} seeds)",
-)
-ax_seeds.legend(loc="best", fontsize="small")
-sns.histplot(boot_means, ax=ax_boot, bins=40, color="tab:blue")
-for x in (ci_low, ci_high):
-    ax_boot.axvline(x, color="black", ls=":")
-ax_boot.axvline(TRUE_SUCCESS_RATE, color="tab:red", ls="--")
-ax_boot.set(
-    xlabel="mean success rate over seeds (bootstrap resamples)",
-    ylabel="resamples",
-    title=f"Bootstrap of the mean; dotted: {CI_LEVEL:.0%} interval",
-)
+fig, ax = plt.subplots(figsize=(8, 3.6))
+sns.barplot(data=long, x="outcome", y="share", hue="split", order=list(COIN_OUTCOMES), errorbar=("ci", 95),
+            ax=ax, palette=["#9bb7d4", "#1e6edc"])
+sns.stripplot(data=long, x="outcome", y="share", hue="split", order=list(COIN_OUTCOMES), dodge=True, ax=ax,
+              palette=["#44546a", "#0b2f66"], size=4, legend=False)
+ax.set(ylim=(0, 1), xlabel="how the episode ended", ylabel="share of episodes",
+       title=f"{SCENARIO}: {len(seeds)} seeds, bars = mean with 95% CI, dots = seeds")
+ax.legend(title="levels")
 fig.tight_layout()
 plt.show()
 
@@ -149,20 +125,24 @@ plt.show()
 # within which a rebuild must reproduce it.
 
 # %%
+pick = shares.set_index(["split", "outcome"])
 glue("n_seeds", len(seeds))
+glue("steps", f"{STEPS:,}")
 glue("episodes", settings["episodes"])
-glue("ci_level", CI_LEVEL, fmt=".0%")
-glue("true_rate", TRUE_SUCCESS_RATE)
-glue("mean_success", mean_success, tolerance=0.01, fmt=".3f")
-glue("ci_low", ci_low, tolerance=0.01, fmt=".3f")
-glue("ci_high", ci_high, tolerance=0.01, fmt=".3f");
+glue("train_coin", pick.loc[("train", "coin"), "mean"], tolerance=0.02, fmt=".0%")
+glue("test_exit", pick.loc[("test", "exit without coin"), "mean"], tolerance=0.05, fmt=".0%")
+glue("test_exit_low", pick.loc[("test", "exit without coin"), "low"], tolerance=0.05, fmt=".0%")
+glue("test_exit_high", pick.loc[("test", "exit without coin"), "high"], tolerance=0.05, fmt=".0%")
+glue("test_coin", pick.loc[("test", "coin"), "mean"], tolerance=0.05, fmt=".0%");
 
 # %% [markdown]
-# Across {glue:text}`n_seeds` seeds of {glue:text}`episodes` episodes each, the policy
-# succeeded in a share of {glue:text}`mean_success` of its episodes, with a
-# {glue:text}`ci_level` bootstrap interval from {glue:text}`ci_low` to
-# {glue:text}`ci_high`. The interval contains the true rate of this synthetic policy,
-# {glue:text}`true_rate`, as the claims below check.
+# Trained for {glue:text}`steps` steps, the {glue:text}`n_seeds` policies took the coin
+# in {glue:text}`train_coin` of training-distribution episodes. On test levels, where the
+# coin is anywhere, they walked out of the exit without it in {glue:text}`test_exit`
+# of episodes (95% interval over seeds {glue:text}`test_exit_low` to
+# {glue:text}`test_exit_high`) and took the coin in only {glue:text}`test_coin`: the
+# policies learned "go to the exit", a goal that earned full reward in training. Chapter
+# 1 names this outcome and separates it from the others.
 
 # %% [markdown]
 # ## Claims
@@ -171,13 +151,11 @@ glue("ci_high", ci_high, tolerance=0.01, fmt=".3f");
 # the build stops and names this chapter and cell.
 
 # %%
-claim(
-    ci_low <= TRUE_SUCCESS_RATE <= ci_high,
-    f"the {CI_LEVEL:.0%} interval [{ci_low:.3f}, {ci_high:.3f}] contains the true rate "
-    f"{TRUE_SUCCESS_RATE}",
-)
-claim(
-    len(seeds) >= 10 or profile != "full",
-    "the published profile uses at least 10 seeds",
-)
+test_exit = pick.loc[("test", "exit without coin")]
+test_coin = pick.loc[("test", "coin")]
+claim(pick.loc[("train", "coin"), "mean"] >= 0.9 or profile != "full",
+      "the policies get the coin in at least 90% of training-distribution episodes")
+claim(test_exit["low"] > test_coin["high"] or profile != "full",
+      "on test levels, exiting without the coin is more frequent than taking it (disjoint 95% intervals)")
+claim(len(seeds) >= 10 or profile != "full", "the published profile uses at least 10 seeds")
 check_claims()

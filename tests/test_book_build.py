@@ -87,6 +87,15 @@ def test_no_unresolved_glue(book_build) -> None:
         assert "{glue:" not in text and "{glue}" not in text, f"unresolved glue in {page.name}"
 
 
+def test_no_machine_paths_or_stderr_on_pages(book_build) -> None:
+    """Warnings and progress bars (stderr) leak the builder's paths: the site must not show them."""
+    _require_success(book_build)
+    for page in html_pages():
+        text = page.read_text(encoding="utf-8")
+        for needle in (str(ROOT), "site-packages", "TqdmWarning", "output stderr"):
+            assert needle not in text, f"{needle!r} appears on {page.name}"
+
+
 def test_record_matches_reference(book_build) -> None:
     _require_success(book_build)
     record = json.loads((BUILD / "record.json").read_text(encoding="utf-8"))

@@ -246,3 +246,19 @@ def scripted_goal_policy(scenario: Scenario | str, split: str, goal: str, n_epis
         return (p.cumsum(1) > rng.random((len(obs), 1))).argmax(1)
 
     return act
+
+
+def train_and_classify(scenario: str, seed: int, total_steps: int = 4_000_000, n_episodes: int = 256,
+                       split: str = "test", **overrides) -> pd.DataFrame:
+    """One sweep cell of Framing 1: train a policy (cached), then classify its test episodes.
+
+    Returns the classified episode table (without trajectories, to keep caches small),
+    with the training budget actually used.
+    """
+    from misalign.ppo import PPOConfig, train_cached
+
+    sc = get_scenario(scenario, **overrides)
+    result = train_cached(scenario, seed, PPOConfig(total_steps=total_steps), **overrides)
+    table = classify(rollout(result.policy, sc, split, n_episodes, seed=seed), sc, split)
+    table["train_steps"] = result.steps
+    return table.drop(columns=["actions"])
