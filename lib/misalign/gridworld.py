@@ -83,6 +83,8 @@ class GridWorld:
         if "key" in sc.entities:
             self.channels += ("keys_held",)
         self._ch = {name: i for i, name in enumerate(self.channels)}
+        # keys_held is scaled by the most keys any level of the scenario has, so it stays in [0, 1]
+        self._key_scale = float(max(1, sc.train.n_keys, sc.test.n_keys))
         if sc.observation == "grid":
             self.obs_shape = (len(self.channels), S, S)
         else:
@@ -145,7 +147,7 @@ class GridWorld:
                 cell = b.keys[lv, k]
                 ok = (cell >= 0) & ~self.key_taken[rows, k]
                 obs[ar[ok], self._ch["key"], cell[ok]] = 1.0
-            obs[:, self._ch["keys_held"]] = (self.held[rows] / 2.0)[:, None]
+            obs[:, self._ch["keys_held"]] = (self.held[rows] / self._key_scale)[:, None]
         if "chest" in self._ch:
             for c in range(b.chests.shape[1]):
                 cell = b.chests[lv, c]
