@@ -57,12 +57,34 @@ def test_make_vec_vector_entry_point(eid):
                 assert len(info[k]) == 6
             if (term | trunc).any():
                 done = term | trunc
-                assert np.array_equal(info["_episode"], done)
+                assert np.array_equal(info["_totals"], done)
+                assert "episode" not in info, "the key belongs to gymnasium's RecordEpisodeStatistics"
                 assert np.array_equal(info["_final_obs"], done)
                 finished += int(done.sum())
         assert finished > 0, "80 random steps should end some episodes (max_steps <= 48)"
     finally:
         venv.close()
+
+
+def test_standard_episode_statistics_wrappers_accept_our_envs():
+    env = gym.wrappers.RecordEpisodeStatistics(GridEnv("coin-at-exit"))
+    env.reset(seed=0)
+    done, steps = False, 0
+    while not done:
+        _, _, term, trunc, info = env.step(steps % 4)
+        done, steps = term or trunc, steps + 1
+    assert info["episode"]["l"] == steps and info["totals"]["length"] == steps
+    venv = gym.wrappers.vector.RecordEpisodeStatistics(gym.make_vec("misalign/CoinAtExit-Train-v0", num_envs=4,
+                                                                    vectorization_mode="vector_entry_point"))
+    venv.reset(seed=0)
+    both = 0
+    for t in range(80):
+        _, _, term, trunc, info = venv.step(np.full(4, t % 4))
+        if "episode" in info:
+            assert "totals" in info
+            np.testing.assert_array_equal(info["episode"]["l"][info["_episode"]], info["totals"]["length"][info["_totals"]])
+            both += 1
+    assert both > 0
 
 
 def test_render_rgb_array():

@@ -59,7 +59,7 @@ def test_batched_and_single_agree(name, observation, seed, slot, actions, other_
         assert [info_env["events"][e] for e in COUNTED] == r1.info["events"][0].tolist() == rb.info["events"][slot].tolist()
         assert info_env["tampered"] == rb.info["tampered"][slot]
         if term_env or trunc_env:
-            ep = info_env["episode"]
+            ep = info_env["totals"]
             for k in ("R", "H", "reward", "length"):
                 assert np.isclose(ep[k], rb.info["episode"][k][slot]) and np.isclose(ep[k], r1.info["episode"][k][0])
             break
