@@ -91,7 +91,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--cap", type=float, default=600.0)
-    ap.add_argument("--eval-every", type=int, default=20_000)
+    ap.add_argument("--eval-every", type=int, default=2048)
     args = ap.parse_args()
 
     times = []
@@ -104,7 +104,7 @@ def main() -> None:
     new_s, new_rate, new_steps = sb3_run("newcomer", 0, args.cap, args.eval_every)
     print(f"(b) SB3 newcomer (DummyVecEnv 8 x GridEnv, n_steps 128, batch 64): {fmt(new_s, args.cap)} s, "
           f"{new_steps:,} steps, last success {new_rate:.3f}")
-    strong_s, strong_rate, strong_steps = sb3_run("strong", 0, args.cap, max(args.eval_every, 8192 * 4))
+    strong_s, strong_rate, strong_steps = sb3_run("strong", 0, args.cap, max(args.eval_every, 8192))
     print(f"(c) SB3 strong (sb3_vec_env 256 x 32, batch 4096, 2 epochs): {fmt(strong_s, args.cap)} s, "
           f"{strong_steps:,} steps, last success {strong_rate:.3f}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
