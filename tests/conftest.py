@@ -1,4 +1,4 @@
-"""Shared paths and helpers for the test suite."""
+"""Shared paths and helpers for the test suite: the book build, and shortest paths and scripted episodes on levels."""
 
 from __future__ import annotations
 
@@ -36,3 +36,110 @@ def requirement_name(requirement: str) -> str:
     """'scikit-learn>=1.3' -> 'scikit-learn' (normalized: lower case, '-' for '_' and '.')."""
     name = re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0]
     return re.sub(r"[-_.]+", "-", name).lower()
+
+# --- core helpers: shortest paths on a level and scripted episodes ---
+
+import os
+from collections import deque
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import pytest
+import torch
+
+from misalign.gridworld import GridWorld
+
+torch.set_num_threads(1)
+
+# action -> (d_row, d_col); 0 up, 1 right, 2 down, 3 left
+MOVES = {0: (-1, 0), 1: (0, 1), 2: (1, 0), 3: (0, -1)}
+
+
+def bfs_path(walls: np.ndarray, size: int, start: int, goal: int, avoid=()) -> list[int] | None:
+    """Shortest action sequence from ``start`` to ``goal`` never entering a cell of ``avoid``
+    (the goal itself is allowed). ``None`` if there is none."""
+    walls = np.asarray(walls).reshape(-1)
+    avoid = {int(c) for c in avoid if c >= 0} - {int(goal)}
+    prev: dict[int, tuple[int, int]] = {int(start): (-1, -1)}
+    queue = deque([int(start)])
+    while queue:
+        cell = queue.popleft()
+        if cell == goal:
+            actions = []
+            while prev[cell][0] != -1:
+                cell, a = prev[cell]
+                actions.append(a)
+            return actions[::-1]
+        r, c = divmod(cell, size)
+        for a, (dr, dc) in MOVES.items():
+            nr, nc = r + dr, c + dc
+            if not (0 <= nr < size and 0 <= nc < size):
+                continue
+            nxt = nr * size + nc
+            if walls[nxt] or nxt in prev or nxt in avoid:
+                continue
+            prev[nxt] = (cell, a)
+            queue.append(nxt)
+    return None
+
+
+def follow(start: int, actions, size: int) -> int:
+    """The cell reached from ``start`` by ``actions`` (assuming no wall is hit)."""
+    cell = start
+    for a in actions:
+        dr, dc = MOVES[a]
+        cell += dr * size + dc
+    return cell
+
+
+def wall_bump(walls: np.ndarray, size: int, cell: int) -> int | None:
+    """An action that bumps into a wall from ``cell`` (the agent stays put), if any."""
+    walls = np.asarray(walls).reshape(-1)
+    r, c = divmod(cell, size)
+    for a, (dr, dc) in MOVES.items():
+        nr, nc = r + dr, c + dc
+        if not (0 <= nr < size and 0 <= nc < size) or walls[nr * size + nc]:
+            return a
+    return None
+
+
+class Episode:
+    """One scripted episode on a pinned level of a single-slot GridWorld, recording every step."""
+
+    def __init__(self, scenario, split: str, level: int, seed: int = 0, bank=None) -> None:
+        self.world = GridWorld(scenario, split, 1, seed=seed, autoreset=False, bank=bank)
+        self.obs = self.world.reset(levels=[level])
+        self.steps: list[dict] = []
+
+    def play(self, actions) -> "Episode":
+        for a in actions:
+            assert not self.world.done[0], "scripted an action after the episode ended"
+            res = self.world.step(np.array([a]))
+            self.obs = res.obs
+            self.steps.append({"reward": float(res.reward[0]), "R": float(res.info["R"][0]),
+                               "H": float(res.info["H"][0]), "terminated": bool(res.terminated[0]),
+                               "truncated": bool(res.truncated[0]), "events": res.info["events"][0].copy(),
+                               "tampered": bool(res.info["tampered"][0]), "episode": res.info.get("episode")})
+        return self
+
+    @property
+    def pos(self) -> int:
+        return int(self.world.pos[0])
+
+    def total(self, key: str) -> float:
+        return sum(s[key] for s in self.steps)
+
+    def count(self, event: str) -> int:
+        from misalign.gridworld import COUNTED
+        j = COUNTED.index(event)
+        return int(sum(s["events"][j] for s in self.steps))
+
+    @property
+    def ended(self) -> bool:
+        return bool(self.steps) and (self.steps[-1]["terminated"] or self.steps[-1]["truncated"])
+
+
+@pytest.fixture
+def approx():
+    return lambda x: pytest.approx(x, abs=1e-5)

@@ -4,7 +4,9 @@ Every scenario split is registered as ``misalign/<Scenario>-<Split>-v0``, e.g.
 ``misalign/CoinAtExit-Train-v0``, so ``gymnasium.make`` works after ``import misalign``.
 The single :class:`GridEnv` is the batched core with one episode, so the two always
 agree step for step. ``info`` carries R, H, the tamper and oversight flags and the
-step's events; ``render()`` draws the level as an RGB array.
+step's events, and when an episode ends its totals under ``"totals"`` (the key
+``"episode"`` belongs to gymnasium's RecordEpisodeStatistics and SB3's Monitor);
+``render()`` draws the level as an RGB array.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ def _info(res_info: dict[str, np.ndarray], i: int) -> dict[str, Any]:
     info = {"R": float(res_info["R"][i]), "H": float(res_info["H"][i]), "tampered": bool(res_info["tampered"][i]),
             "overseen": bool(res_info["overseen"][i]), "events": {n: bool(ev[j]) for j, n in enumerate(COUNTED)}}
     if "episode" in res_info and res_info["_episode"][i]:
-        info["episode"] = {k: v[i].item() for k, v in res_info["episode"].items()}
+        # not "episode": gymnasium's RecordEpisodeStatistics and SB3's Monitor own that key
+        info["totals"] = {k: v[i].item() for k, v in res_info["episode"].items()}
     return info
 
 
@@ -117,7 +120,7 @@ class GridVectorEnv(gym.vector.VectorEnv):
         res = self.world.step(actions)
         info = {k: v for k, v in res.info.items() if k not in ("episode", "_episode")}
         if "episode" in res.info:
-            info["episode"], info["_episode"] = res.info["episode"], res.info["_episode"]
+            info["totals"], info["_totals"] = res.info["episode"], res.info["_episode"]
             info["final_obs"], info["_final_obs"] = _scatter(res.info["final_obs"], res.info["_episode"]), res.info["_episode"]
         return res.obs, res.reward.astype(np.float64), res.terminated, res.truncated, info
 

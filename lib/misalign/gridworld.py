@@ -83,6 +83,8 @@ class GridWorld:
         if "key" in sc.entities:
             self.channels += ("keys_held",)
         self._ch = {name: i for i, name in enumerate(self.channels)}
+        # keys_held is scaled by the most keys any level of the scenario has, so it stays in [0, 1]
+        self._key_scale = float(max(1, sc.train.n_keys, sc.test.n_keys))
         if sc.observation == "grid":
             self.obs_shape = (len(self.channels), S, S)
         else:
@@ -108,6 +110,9 @@ class GridWorld:
         self.counts = np.zeros((n, len(COUNTED)), dtype=np.int64)
         self.rng = np.random.default_rng(seed)
         self._arange = np.arange(n)
+        # entities that occur in at least one level: step() skips the others (their cell is -1 everywhere)
+        b = self.bank
+        self._present = {name: bool((getattr(b, name) >= 0).any()) for name in ("coin", "exit", "checkpoint", "sensor", "shortcut")}
 
     # ------------------------------------------------------------------ observations
     def _static_planes(self) -> np.ndarray:
@@ -133,7 +138,7 @@ class GridWorld:
         m = len(rows)
         ar = np.arange(m)
         lv = self.level[rows]
-        obs = self._static[lv].copy()
+        obs = self._static[lv]  # fancy indexing already returns a fresh array
         obs[ar, self._ch["agent"], self.pos[rows]] = 1.0
         b = self.bank
         if "coin" in self._ch:
@@ -145,7 +150,7 @@ class GridWorld:
                 cell = b.keys[lv, k]
                 ok = (cell >= 0) & ~self.key_taken[rows, k]
                 obs[ar[ok], self._ch["key"], cell[ok]] = 1.0
-            obs[:, self._ch["keys_held"]] = (self.held[rows] / 2.0)[:, None]
+            obs[:, self._ch["keys_held"]] = (self.held[rows] / self._key_scale)[:, None]
         if "chest" in self._ch:
             for c in range(b.chests.shape[1]):
                 cell = b.chests[lv, c]
@@ -216,10 +221,12 @@ class GridWorld:
         self.pos = np.where(free, target, self.pos)
         pos = self.pos
         ev = np.zeros((self.num_envs, len(COUNTED)), dtype=bool)
-        if b.coin.size:
+        present = self._present
+        if present["coin"]:
             ev[:, 0] = (pos == b.coin[lv]) & ~self.coin_taken & live
             self.coin_taken |= ev[:, 0]
-        ev[:, 1] = (pos == b.exit[lv]) & live
+        if present["exit"]:
+            ev[:, 1] = (pos == b.exit[lv]) & live
         for k in range(b.keys.shape[1]):
             got = (pos == b.keys[lv, k]) & ~self.key_taken[:, k] & live
             self.key_taken[:, k] |= got
@@ -230,10 +237,13 @@ class GridWorld:
             self.chest_open[:, k] |= opened
             self.held -= opened
             ev[:, 3] |= opened
-        ev[:, 4] = moved & (pos == b.checkpoint[lv])
-        ev[:, 5] = (pos == b.sensor[lv]) & ~self.tampered & live
-        self.tampered |= ev[:, 5]
-        ev[:, 6] = moved & (pos == b.shortcut[lv])
+        if present["checkpoint"]:
+            ev[:, 4] = moved & (pos == b.checkpoint[lv])
+        if present["sensor"]:
+            ev[:, 5] = (pos == b.sensor[lv]) & ~self.tampered & live
+            self.tampered |= ev[:, 5]
+        if present["shortcut"]:
+            ev[:, 6] = moved & (pos == b.shortcut[lv])
         evf = ev.astype(np.float32)
         R = evf @ self._w_reward + sc.reward.step * live + sc.shortcut_seen * (ev[:, 6] & self.overseen)
         H = evf @ self._w_pref + sc.preference.step * live

@@ -61,6 +61,8 @@ class LevelSpec:
             check_int_range("room", self.room, 3, self.size - 2)
         if self.layout == "maze" and self.size % 2 == 0:
             raise ValueError(f"size must be odd for layout='maze' (got {self.size}); accepted: odd sizes {MIN_SIZE}..{MAX_SIZE}")
+        if self.layout == "maze" and self.room is not None and self.room % 2 == 0:
+            raise ValueError(f"room must be odd for layout='maze' (got {self.room}); accepted: odd values 3..{self.size - 2}")
         if self.layout == "supervisor" and (self.size != 9 or self.room not in (None, 7)):
             raise ValueError("layout='supervisor' is a fixed 9x9 template; accepted: size=9, room=None")
         if self.coin == "beside_exit" and not self.exit:

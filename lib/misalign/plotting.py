@@ -8,6 +8,7 @@ al. (2023).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,6 +17,9 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from misalign.levels import LevelBank
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MARKERS = {"coin": ("o", "#f5be14", "coin"), "exit": ("s", "#28aa50", "exit"), "key": ("P", "#c8781e", "key"),
            "chest": ("X", "#82461e", "chest"), "checkpoint": ("D", "#aa5ac8", "checkpoint"),
@@ -88,3 +92,37 @@ def action_field(policy_probs: Callable[[np.ndarray], np.ndarray], world, level:
         obs.append(world.observe()[0])
     probs[floor] = policy_probs(np.stack(obs))
     return probs
+
+
+OUTCOME_COLOURS = {"capability failure": "#9e9e9e", "aligned": "#2e8b57", "outer misalignment": "#e08a1e",
+                   "inner misalignment": "#c0392b", "tampering failure": "#7b3fa0",
+                   "coin": "#2e8b57", "exit without coin": "#c0392b", "neither": "#9e9e9e"}
+
+
+def outcome_bars(summary: "pd.DataFrame", x: str, ax: Axes | None = None, *, outcome: str = "outcome",
+                 order: Sequence[str] | None = None, hue_order: Sequence[str] | None = None,
+                 per_seed: "pd.DataFrame | None" = None, value: str = "share") -> Axes:
+    """Grouped bars of outcome shares with their 95% intervals (``summary`` has mean, low, high).
+
+    ``per_seed`` (one row per group, outcome and seed, column ``value``) adds a dot per seed.
+    """
+    ax = ax if ax is not None else plt.gca()
+    order = list(order) if order is not None else list(dict.fromkeys(summary[x]))
+    hue_order = list(hue_order) if hue_order is not None else list(dict.fromkeys(summary[outcome]))
+    width = 0.8 / len(hue_order)
+    for j, name in enumerate(hue_order):
+        part = summary[summary[outcome] == name].set_index(x).reindex(order)
+        pos = np.arange(len(order)) - 0.4 + width * (j + 0.5)
+        err = np.vstack([part["mean"] - part["low"], part["high"] - part["mean"]])
+        ax.bar(pos, part["mean"], width, color=OUTCOME_COLOURS.get(name), label=name, yerr=err, capsize=2,
+               error_kw={"elinewidth": 1})
+        if per_seed is not None:
+            for k, group in enumerate(order):
+                vals = per_seed[(per_seed[x] == group) & (per_seed[outcome] == name)][value]
+                ax.scatter(np.full(len(vals), pos[k]) + np.linspace(-width / 4, width / 4, len(vals)), vals, s=6,
+                           color="black", alpha=0.5, zorder=3, linewidths=0)
+    ax.set_xticks(np.arange(len(order)), order)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("share of test episodes")
+    ax.legend(title=None, fontsize=8, ncol=1, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    return ax

@@ -1,0 +1,121 @@
+"""Wall time to 95% training success on coin-at-exit: our PPO vs stable-baselines3 PPO, same machine, same run.
+
+(a) ``ppo.train`` on the batched env, stopping when the mean training return (= coin
+    success rate here) over the last 2000 episodes reaches 0.95; median over seeds.
+(b) SB3 PPO as a newcomer runs it: 8 GridEnvs in a DummyVecEnv, n_steps=128, batch 64,
+    otherwise SB3 defaults (10 epochs, lr 3e-4).
+(c) SB3 PPO at its strongest: sb3_vec_env with 256 envs x 32 steps, batch 4096, 2 epochs, lr 2.5e-3.
+For SB3 a callback measures success on 256 training levels every ``--eval-every`` steps and
+stops at 95%; evaluation time is excluded from its wall time. A run that does not
+reach 95% within ``--cap`` seconds is reported as "> cap".
+
+Usage: OMP_NUM_THREADS=1 python benchmarks/train_speed.py [--seeds 3] [--cap 600]
+Ends with one line: RESULT ours_s=... sb3_newcomer_s=... sb3_strong_s=... ratio=... ratio_strong=... peak_rss_mb=...
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from misalign.envs import GridEnv, sb3_vec_env  # noqa: E402
+from misalign.ppo import PPOConfig, train  # noqa: E402
+from misalign.rollouts import rollout  # noqa: E402
+
+torch.set_num_threads(1)
+TARGET = 0.95
+
+
+def success(policy) -> float:
+    return float((rollout(policy, "coin-at-exit", "train", n_episodes=256, seed=0)["coin"] > 0).mean())
+
+
+def ours(seed: int) -> tuple[float, float, int]:
+    start = time.perf_counter()
+    result = train("coin-at-exit", PPOConfig(total_steps=4_000_000, stop_at_return=TARGET, threads=1), seed=seed)
+    seconds = time.perf_counter() - start
+    return seconds, success(result.policy), result.steps
+
+
+def sb3_run(kind: str, seed: int, cap: float, eval_every: int) -> tuple[float | None, float, int]:
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    class StopAtSuccess(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.next_eval, self.eval_time, self.rate, self.reached = eval_every, 0.0, 0.0, False
+            self.t0 = time.perf_counter()
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self.next_eval:
+                self.next_eval += eval_every
+                t = time.perf_counter()
+                self.rate = success(lambda o: self.model.predict(o, deterministic=False)[0])
+                self.eval_time += time.perf_counter() - t
+                if self.rate >= TARGET:
+                    self.reached = True
+                    return False
+            return time.perf_counter() - self.t0 - self.eval_time < cap
+
+    start = time.perf_counter()
+    if kind == "newcomer":
+        venv = DummyVecEnv([lambda: Monitor(GridEnv("coin-at-exit")) for _ in range(8)])
+        venv.seed(seed)
+        model = PPO("MlpPolicy", venv, n_steps=128, batch_size=64, seed=seed, device="cpu")
+    else:
+        venv = sb3_vec_env("coin-at-exit", num_envs=256, seed=seed)
+        model = PPO("MlpPolicy", venv, n_steps=32, batch_size=4096, n_epochs=2, learning_rate=2.5e-3, seed=seed,
+                    device="cpu")
+    cb = StopAtSuccess()
+    cb.t0 = start
+    model.learn(50_000_000, callback=cb)
+    seconds = time.perf_counter() - start - cb.eval_time
+    return (seconds if cb.reached else None), cb.rate, model.num_timesteps
+
+
+def fmt(s: float | None, cap: float) -> str:
+    return f"{s:.1f}" if s is not None else f">{cap:.0f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--cap", type=float, default=600.0)
+    ap.add_argument("--eval-every", type=int, default=2048)
+    args = ap.parse_args()
+
+    times = []
+    for seed in range(args.seeds):
+        s, rate, steps = ours(seed)
+        times.append(s)
+        print(f"(a) ours      seed {seed}: {s:6.1f} s, {steps:>9,} steps, success after stop {rate:.3f}")
+    ours_s = float(np.median(times))
+    print(f"(a) ours median over {args.seeds} seeds: {ours_s:.1f} s")
+    new_s, new_rate, new_steps = sb3_run("newcomer", 0, args.cap, args.eval_every)
+    print(f"(b) SB3 newcomer (DummyVecEnv 8 x GridEnv, n_steps 128, batch 64): {fmt(new_s, args.cap)} s, "
+          f"{new_steps:,} steps, last success {new_rate:.3f}")
+    strong_s, strong_rate, strong_steps = sb3_run("strong", 0, args.cap, max(args.eval_every, 8192))
+    print(f"(c) SB3 strong (sb3_vec_env 256 x 32, batch 4096, 2 epochs): {fmt(strong_s, args.cap)} s, "
+          f"{strong_steps:,} steps, last success {strong_rate:.3f}")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process: {peak_mb:.0f} MB")
+
+    def ratio(x):
+        return f"{x / ours_s:.1f}" if x is not None else f">{args.cap / ours_s:.1f}"
+
+    print(f"RESULT ours_s={ours_s:.1f} sb3_newcomer_s={fmt(new_s, args.cap)} sb3_strong_s={fmt(strong_s, args.cap)} "
+          f"ratio={ratio(new_s)} ratio_strong={ratio(strong_s)} peak_rss_mb={peak_mb:.0f} seeds={args.seeds} cap_s={args.cap:.0f}")
+
+
+if __name__ == "__main__":
+    main()
