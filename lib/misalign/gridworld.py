@@ -243,7 +243,7 @@ class GridWorld:
             ev[:, 5] = (pos == b.sensor[lv]) & ~self.tampered & live
             self.tampered |= ev[:, 5]
         if present["shortcut"]:
-            ev[:, 6] = moved & (pos == b.shortcut[lv])
+            ev[:, 6] = (pos == b.shortcut[lv]) & ~self.counts[:, 6].astype(bool) & live  # charged once per episode
         evf = ev.astype(np.float32)
         R = evf @ self._w_reward + sc.reward.step * live + sc.shortcut_seen * (ev[:, 6] & self.overseen)
         H = evf @ self._w_pref + sc.preference.step * live
