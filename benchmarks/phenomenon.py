@@ -1,11 +1,11 @@
 """Is goal misgeneralization real in our gridworld, across seeds?
 
-Trains coin-at-exit and coin-diverse (alpha = 0.25) policies for the same fixed budget
-over 10 seeds, plays each on 500 coin-anywhere test levels and prints the share of
+Trains coin-at-exit and coin-diverse (alpha = 0.25) policies with chapter 1's budgets
+(each until its training reward is high) over 10 seeds, plays each on 500 coin-anywhere test levels and prints the share of
 episodes in each outcome (coin / exit without coin / neither) with 95% t-intervals
 over seeds. Cached: a rerun reuses finished trainings.
 
-    python benchmarks/phenomenon.py [--seeds 10] [--steps 4000000] [--jobs 2]
+    python benchmarks/phenomenon.py [--seeds 10] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ import argparse
 
 import pandas as pd
 
+from misalign.outcomes import FRAMING1_CASES
 from misalign.rollouts import COIN_OUTCOMES, train_and_test
 from misalign.stats import summarize
 from misalign.sweeps import run_sweep
 
-SETTINGS = [{"scenario": "coin-at-exit"}, {"scenario": "coin-diverse", "alpha": 0.25}]
+CASES = [c for c in FRAMING1_CASES if c.scenario in ("coin-at-exit", "coin-diverse")]
 
 
-def phenomenon_table(seeds: int = 10, steps: int = 4_000_000, jobs: int = 2, progress: bool = False) -> pd.DataFrame:
+def phenomenon_table(seeds: int = 10, jobs: int = 2, progress: bool = False) -> pd.DataFrame:
     """Per-seed outcome shares for both scenarios (one row per scenario and seed)."""
-    grid = [{**s, "total_steps": steps} for s in SETTINGS]
+    grid = [{"scenario": c.scenario, "total_steps": c.total_steps, **dict(c.overrides)} for c in CASES]
     return run_sweep(train_and_test, grid, seeds, n_jobs=jobs, progress=progress)
 
 
@@ -37,10 +38,9 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--steps", type=int, default=4_000_000)
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
-    table = phenomenon_table(args.seeds, args.steps, args.jobs, progress=True)
+    table = phenomenon_table(args.seeds, args.jobs, progress=True)
     s = summary(table)
     pd.set_option("display.width", 120)
     print(s.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -49,7 +49,7 @@ def main() -> None:
     pick = {(r.scenario, r.outcome): r for r in s.itertuples()}
     misgen = pick[("coin-at-exit", "exit without coin")]
     aligned = pick[("coin-diverse", "coin")]
-    print(f"RESULT seeds={args.seeds} steps={args.steps} coin_at_exit_exit_without_coin={misgen.mean:.3f} "
+    print(f"RESULT seeds={args.seeds} coin_at_exit_exit_without_coin={misgen.mean:.3f} "
           f"ci=[{misgen.low:.3f},{misgen.high:.3f}] coin_diverse_coin={aligned.mean:.3f} ci=[{aligned.low:.3f},{aligned.high:.3f}]")
 
 

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
 from matplotlib.lines import Line2D
 
 from misalign.levels import LevelBank
@@ -43,7 +44,7 @@ def draw_level(bank: LevelBank, level: int, ax: Axes | None = None, *, trajector
     ax = ax if ax is not None else plt.gca()
     S = bank.size
     walls = bank.walls[level].reshape(S, S)
-    ax.imshow(walls, cmap=sns.color_palette(["#f3f1ea", "#3c3c46"], as_cmap=True), vmin=0, vmax=1)
+    ax.imshow(walls, cmap=ListedColormap(["#f3f1ea", "#3c3c46"]), vmin=0, vmax=1)
     entities = {"coin": [bank.coin[level]], "exit": [bank.exit[level]], "key": list(bank.keys[level]),
                 "chest": list(bank.chests[level]), "checkpoint": [bank.checkpoint[level]],
                 "sensor": [bank.sensor[level]], "shortcut": [bank.shortcut[level]], "agent": [bank.agent[level]]}
@@ -102,7 +103,7 @@ OUTCOME_COLOURS = {"capability failure": "#9e9e9e", "aligned": "#2e8b57", "outer
 def outcome_bars(summary: "pd.DataFrame", x: str, ax: Axes | None = None, *, outcome: str = "outcome",
                  order: Sequence[str] | None = None, hue_order: Sequence[str] | None = None,
                  per_seed: "pd.DataFrame | None" = None, value: str = "share") -> Axes:
-    """Grouped bars of outcome shares with their 95% intervals (``summary`` has mean, low, high).
+    """Grouped bars of outcome shares with their 95% intervals (``summary`` has share or mean, low, high).
 
     ``per_seed`` (one row per group, outcome and seed, column ``value``) adds a dot per seed.
     """
@@ -110,11 +111,12 @@ def outcome_bars(summary: "pd.DataFrame", x: str, ax: Axes | None = None, *, out
     order = list(order) if order is not None else list(dict.fromkeys(summary[x]))
     hue_order = list(hue_order) if hue_order is not None else list(dict.fromkeys(summary[outcome]))
     width = 0.8 / len(hue_order)
+    centre = "share" if "share" in summary.columns else "mean"
     for j, name in enumerate(hue_order):
         part = summary[summary[outcome] == name].set_index(x).reindex(order)
         pos = np.arange(len(order)) - 0.4 + width * (j + 0.5)
-        err = np.vstack([part["mean"] - part["low"], part["high"] - part["mean"]])
-        ax.bar(pos, part["mean"], width, color=OUTCOME_COLOURS.get(name), label=name, yerr=err, capsize=2,
+        err = np.vstack([part[centre] - part["low"], part["high"] - part[centre]])
+        ax.bar(pos, part[centre], width, color=OUTCOME_COLOURS.get(name), label=name, yerr=err, capsize=2,
                error_kw={"elinewidth": 1})
         if per_seed is not None:
             for k, group in enumerate(order):
