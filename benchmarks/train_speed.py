@@ -9,7 +9,12 @@ For SB3 a callback measures success on 256 training levels every ``--eval-every`
 stops at 95%; evaluation time is excluded from its wall time. A run that does not
 reach 95% within ``--cap`` seconds is reported as "> cap".
 
-Usage: OMP_NUM_THREADS=1 python benchmarks/train_speed.py [--seeds 3] [--cap 600]
+Usage: OMP_NUM_THREADS=1 python benchmarks/train_speed.py [--seeds 3] [--cap 600] [--alpha A]
+
+``--alpha`` trains coin-diverse instead (a share A of training levels with the coin anywhere):
+coin-at-exit's training levels differ only in the agent's start (48 distinct levels), so 95%
+comes within a few thousand steps for every learner and the comparison mostly measures
+fixed overheads; coin-diverse (alpha = 0.25) needs millions of steps and measures learning speed.
 Ends with one line: RESULT ours_s=... sb3_newcomer_s=... sb3_strong_s=... ratio=... ratio_strong=... peak_rss_mb=...
 """
 
@@ -28,18 +33,22 @@ import torch  # noqa: E402
 from misalign.envs import GridEnv, sb3_vec_env  # noqa: E402
 from misalign.ppo import PPOConfig, train  # noqa: E402
 from misalign.rollouts import rollout  # noqa: E402
+from misalign.scenarios import get_scenario  # noqa: E402
 
 torch.set_num_threads(1)
 TARGET = 0.95
 
 
+SCENARIO = get_scenario("coin-at-exit")
+
+
 def success(policy) -> float:
-    return float((rollout(policy, "coin-at-exit", "train", n_episodes=256, seed=0)["coin"] > 0).mean())
+    return float((rollout(policy, SCENARIO, "train", n_episodes=256, seed=0)["coin"] > 0).mean())
 
 
 def ours(seed: int) -> tuple[float, float, int]:
     start = time.perf_counter()
-    result = train("coin-at-exit", PPOConfig(total_steps=4_000_000, stop_at_return=TARGET, threads=1), seed=seed)
+    result = train(SCENARIO, PPOConfig(total_steps=20_000_000, stop_at_return=TARGET, threads=1), seed=seed)
     seconds = time.perf_counter() - start
     return seconds, success(result.policy), result.steps
 
@@ -69,11 +78,11 @@ def sb3_run(kind: str, seed: int, cap: float, eval_every: int) -> tuple[float | 
 
     start = time.perf_counter()
     if kind == "newcomer":
-        venv = DummyVecEnv([lambda: Monitor(GridEnv("coin-at-exit")) for _ in range(8)])
+        venv = DummyVecEnv([lambda: Monitor(GridEnv(SCENARIO)) for _ in range(8)])
         venv.seed(seed)
         model = PPO("MlpPolicy", venv, n_steps=128, batch_size=64, seed=seed, device="cpu")
     else:
-        venv = sb3_vec_env("coin-at-exit", num_envs=256, seed=seed)
+        venv = sb3_vec_env(SCENARIO, num_envs=256, seed=seed)
         model = PPO("MlpPolicy", venv, n_steps=32, batch_size=4096, n_epochs=2, learning_rate=2.5e-3, seed=seed,
                     device="cpu")
     cb = StopAtSuccess()
@@ -92,7 +101,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--cap", type=float, default=600.0)
     ap.add_argument("--eval-every", type=int, default=2048)
+    ap.add_argument("--alpha", type=float, default=None, help="train coin-diverse with this alpha instead")
     args = ap.parse_args()
+    global SCENARIO
+    if args.alpha is not None:
+        SCENARIO = get_scenario("coin-diverse", alpha=args.alpha)
+    print(f"scenario: {SCENARIO.name}" + (f" (alpha {args.alpha})" if args.alpha is not None else ""))
 
     times = []
     for seed in range(args.seeds):
@@ -114,7 +128,8 @@ def main() -> None:
         return f"{x / ours_s:.1f}" if x is not None else f">{args.cap / ours_s:.1f}"
 
     print(f"RESULT ours_s={ours_s:.1f} sb3_newcomer_s={fmt(new_s, args.cap)} sb3_strong_s={fmt(strong_s, args.cap)} "
-          f"ratio={ratio(new_s)} ratio_strong={ratio(strong_s)} peak_rss_mb={peak_mb:.0f} seeds={args.seeds} cap_s={args.cap:.0f}")
+          f"ratio={ratio(new_s)} ratio_strong={ratio(strong_s)} peak_rss_mb={peak_mb:.0f} seeds={args.seeds} cap_s={args.cap:.0f} "
+          f"scenario={SCENARIO.name}" + (f" alpha={args.alpha}" if args.alpha is not None else ""))
 
 
 if __name__ == "__main__":
