@@ -196,12 +196,17 @@ def config_dict(config: PPOConfig) -> dict:
     return asdict(config)
 
 
+# What a trained policy depends on: editing any of these retrains, editing anything else does not.
+TRAINING_MODULES = ("__init__", "agents", "envs", "gridworld", "levels", "ppo", "scenarios", "validation")
+
+
 def train_cached(scenario: str, seed: int, config: PPOConfig = PPOConfig(), *, cache_dir: str | None = None,
                  progress: bool = False, **scenario_overrides) -> TrainResult:
     """:func:`train`, but reuse the saved policy when the same run was done before.
 
     The key covers the scenario and its overrides, the hyperparameters, the seed and the
-    library's source; weights are saved with ``torch.save`` and loaded with
+    source of the modules training depends on (:data:`TRAINING_MODULES`), so editing an
+    analysis module does not throw away trained policies; weights are saved with ``torch.save`` and loaded with
     ``weights_only=True``, the learning curve as a pickled table, both atomically.
     """
     from misalign.agents import load_policy, save_policy
@@ -209,7 +214,7 @@ def train_cached(scenario: str, seed: int, config: PPOConfig = PPOConfig(), *, c
     import joblib
 
     settings = {"scenario": scenario, "overrides": scenario_overrides, "config": config_dict(config)}
-    key = cell_key(train, settings, seed)
+    key = cell_key(train, settings, seed, TRAINING_MODULES)
     folder = (default_cache_dir() if cache_dir is None else Path(cache_dir)) / "policies"
     weights, meta = folder / f"{scenario}-{key}.pt", folder / f"{scenario}-{key}.meta.pkl"
     if weights.exists() and meta.exists():

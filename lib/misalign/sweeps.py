@@ -37,20 +37,27 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("MISALIGN_CACHE", Path.home() / ".cache" / "misalign"))
 
 
-@lru_cache(maxsize=1)
-def library_fingerprint() -> str:
-    """The version plus a hash of the library's source, so cached results follow code changes."""
+@lru_cache(maxsize=8)
+def library_fingerprint(modules: tuple[str, ...] | None = None) -> str:
+    """The version plus a hash of the library's source, so cached results follow code changes.
+
+    ``modules`` (names like ``"ppo"``) restricts the hash to the modules a result depends
+    on; by default every module counts.
+    """
     digest = hashlib.sha256(misalign.__version__.encode())
-    for path in sorted(Path(misalign.__file__).parent.glob("*.py")):
+    folder = Path(misalign.__file__).parent
+    paths = sorted(folder.glob("*.py")) if modules is None else [folder / f"{m}.py" for m in sorted(modules)]
+    for path in paths:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return f"{misalign.__version__}-{digest.hexdigest()[:12]}"
 
 
-def cell_key(fn: Callable[..., Any], settings: Mapping[str, Any], seed: int) -> str:
-    """A stable hash of what determines a cell's result."""
+def cell_key(fn: Callable[..., Any], settings: Mapping[str, Any], seed: int,
+             modules: tuple[str, ...] | None = None) -> str:
+    """A stable hash of what determines a cell's result (``modules``: see :func:`library_fingerprint`)."""
     blob = json.dumps({"fn": f"{fn.__module__}.{fn.__qualname__}", "settings": dict(settings), "seed": seed,
-                       "library": library_fingerprint()}, sort_keys=True, default=repr)
+                       "library": library_fingerprint(modules)}, sort_keys=True, default=repr)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
