@@ -209,6 +209,13 @@ for case in FRAMING1_CASES:
     glue(f"{key}_runner", v.loc[case.scenario, "runner_up"])
     glue(f"{key}_runner_share", v.loc[case.scenario, "runner_up_share"], tolerance=0.1, fmt=".0%")
 glue("n_separated", int(verdict["separated"].sum()))
+modal = per_seed.set_index(["scenario", "seed"])[list(OUTCOMES)].idxmax(axis=1).rename("modal").reset_index()
+inner_seeds = modal[modal["scenario"] == "coin-at-exit"]["modal"].value_counts()
+glue("inner_seeds", int(inner_seeds.get("inner misalignment", 0)))
+glue("inner_collapsed_seeds", int(inner_seeds.get("capability failure", 0)))
+cae = summary[summary["scenario"] == "coin-at-exit"].set_index("outcome")
+glue("coin_at_exit_aligned_high", cae.loc["aligned", "high"], tolerance=0.1, fmt=".0%")
+glue("coin_at_exit_capability", cae.loc["capability failure", "share"], tolerance=0.15, fmt=".0%")
 goals = episodes.groupby("scenario")["revealed_goal"].agg(lambda s: s.value_counts(normalize=True).to_dict())
 glue("inner_exit_goal", goals["coin-at-exit"].get("exit", 0.0), tolerance=0.1, fmt=".0%")
 glue("outer_checkpoint_goal", goals["checkpoint"].get("checkpoint", 0.0), tolerance=0.1, fmt=".0%")
@@ -235,7 +242,17 @@ glue("tampering_R", mean_r.loc["tampering", "R"], tolerance=0.1, fmt=".2f")
 # episodes (95% CI {glue:text}`coin_at_exit_low`–{glue:text}`coin_at_exit_high`) are
 # competent walks to the exit that leave the coin behind: low R, low H. The revealed
 # goal of {glue:text}`inner_exit_goal` of these episodes is the exit. This is the
-# CoinRun result of {cite}`langosco2022goal`, reproduced in seconds per seed.
+# CoinRun result of {cite}`langosco2022goal`. It is also the least stable result on this
+# page: the policy of {glue:text}`inner_seeds` of the {glue:text}`n_seeds` seeds walks to
+# the exit, while {glue:text}`inner_collapsed_seeds` seeds' policies fall apart on test
+# levels and wander (capability failure, {glue:text}`coin_at_exit_capability` of all
+# episodes on average), which is why the interval is wide. A coin in an unfamiliar cell
+# lights up input units whose weights were never trained (the coin never appeared there in
+# training), and for some seeds that noise is enough to derail the walk. Whether a shift
+# produces goal misgeneralization or capability failure is itself decided by inductive
+# biases: Framing 1.5 (next chapter) takes that up. What never happens is the coin being
+# pursued: aligned episodes stay at or below {glue:text}`coin_at_exit_aligned_high`, the
+# share of levels where the coin happens to lie on the way.
 #
 # **Aligned (coin-diverse).** The same, except that in a quarter of training levels the
 # coin lies elsewhere. The policies now go for the coin: {glue:text}`coin_diverse_share`
@@ -262,7 +279,9 @@ glue("tampering_R", mean_r.loc["tampering", "R"], tolerance=0.1, fmt=".2f")
 # {glue:text}`tampering_return` but an untampered R of {glue:text}`tampering_R`.
 #
 # In {glue:text}`n_separated` of the five scenarios the expected outcome is the most
-# frequent one and its 95% interval lies above the interval of the runner-up.
+# frequent one and its 95% interval lies above the interval of the runner-up; in
+# coin-at-exit it is the most frequent, but its interval overlaps capability failure's
+# for the reason above.
 
 # %% [markdown]
 # ## Where the categories blur
@@ -339,6 +358,12 @@ full = profile == "full"
 for row in verdict.itertuples():
     claim(row.most_frequent == row.expected or not full,
           f"{row.scenario}: the most frequent outcome is {row.expected} (got {row.most_frequent})")
+    if row.scenario == "coin-at-exit":  # seeds split between a robust exit goal and collapse (see the text)
+        claim(inner_seeds.get("inner misalignment", 0) > len(seeds) / 2 or not full,
+              "coin-at-exit: inner misalignment is the verdict of most seeds' policies")
+        claim(row.low > cae.loc["aligned", "high"] or not full,
+              "coin-at-exit: inner misalignment clearly exceeds aligned behaviour (disjoint 95% CIs)")
+        continue
     claim(row.separated or not full,
           f"{row.scenario}: the 95% CI of {row.expected} [{row.low:.2f}, {row.high:.2f}] lies above the runner-up "
           f"{row.runner_up} (upper {row.runner_up_high:.2f})")
