@@ -327,11 +327,14 @@ def attribution_cell(seed: int, n_levels: int = 32, m_values: tuple[int, ...] = 
     n_updates = max(1, cfg.total_steps // (cfg.num_envs * cfg.num_steps))
     lrs = [cfg.lr * (1.0 - (i + 1) * checkpoint_every / n_updates) * checkpoint_every
            for i in range(len(base.checkpoints))]
-    obs, act = misbehaviour_steps(base.policy, sc, n_episodes, seed)
     net = ActorCritic(base.policy.obs_shape, 4, cfg.arch, cfg.hidden)
-    scores = tracin(net, base.checkpoints, lrs,
-                    lambda model: level_gradients(model, sc, bank, cfg.gamma, seed=seed),
-                    lambda model: misbehaviour_grad(model, obs, act))
+    try:
+        obs, act = misbehaviour_steps(base.policy, sc, n_episodes, seed)
+        scores = tracin(net, base.checkpoints, lrs,
+                        lambda model: level_gradients(model, sc, bank, cfg.gamma, seed=seed),
+                        lambda model: misbehaviour_grad(model, obs, act))
+    except ValueError:  # nothing to attribute (no misbehaving episode, or no checkpoint): every level scores 0
+        scores = np.zeros(n_levels)
     rows = [{"method": "none", "m": 0, **evaluate(base.policy, sc, n_episodes, seed), "scores": scores.tolist(),
              "corrected": []}]
     rng = np.random.default_rng([seed, 99])
