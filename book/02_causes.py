@@ -184,6 +184,17 @@ for name, key in (("inner misalignment", "inner"), ("aligned", "aligned"), ("cap
     glue(f"{key}_amax_hi", a.loc[(a_max, name), "high"], tolerance=0.1, fmt=".0%")
 glue("alpha_budget", budget_text(alpha_budget, settings["alphas"]))
 glue("alpha_budget_coin", budget_text(alpha_budget_coin, settings["alphas"]))
+cap = alpha_summary[alpha_summary["outcome"] == "capability failure"].set_index("alpha")
+cap_peak_alpha = float(cap["share"].idxmax())
+glue("cap_peak_alpha", f"{cap_peak_alpha:g}")
+glue("cap_peak", cap.loc[cap_peak_alpha, "share"], tolerance=0.15, fmt=".0%")
+glue("cap_peak_lo", cap.loc[cap_peak_alpha, "low"], tolerance=0.15, fmt=".0%")
+glue("cap_peak_hi", cap.loc[cap_peak_alpha, "high"], tolerance=0.15, fmt=".0%")
+glue("capfail_a0", cap.loc[0.0, "share"], tolerance=0.15, fmt=".0%")
+glue("neither_peak", a.loc[(cap_peak_alpha, "coin: neither"), "share"], tolerance=0.15, fmt=".0%")
+glue("inner_peak", a.loc[(cap_peak_alpha, "inner misalignment"), "share"], tolerance=0.15, fmt=".0%")
+aligned_gain = a.loc[(a_max, "aligned"), "share"] - a.loc[(0.0, "aligned"), "share"]
+glue("aligned_gain", aligned_gain, tolerance=0.1, fmt="+.0%")
 train_h = alpha_runs.groupby("alpha")["train_H"].mean()
 glue("train_h_a0", train_h.loc[0.0], tolerance=0.05, fmt=".0%")
 glue("train_h_amax", train_h.loc[a_max], tolerance=0.1, fmt=".0%")
@@ -203,6 +214,17 @@ glue("train_h_amax", train_h.loc[a_max], tolerance=0.1, fmt=".0%")
 # alpha = 0 and {glue:text}`train_h_amax` at the largest alpha: the diverse levels are
 # harder, and this budget does not finish learning them (chapter 1 needed four times as
 # many steps to make alpha = 0.25 mostly aligned).
+#
+# The path between the two ends is not monotone, and it is the anchors' warning in
+# miniature. The capability-failure share peaks at alpha = {glue:text}`cap_peak_alpha`:
+# {glue:text}`cap_peak` of test episodes (CI {glue:text}`cap_peak_lo`–{glue:text}`cap_peak_hi`,
+# against {glue:text}`capfail_a0` without diversity), with {glue:text}`neither_peak`
+# reaching neither coin nor exit, while inner misalignment falls to
+# {glue:text}`inner_peak` there. A handful of diverse levels is enough to unsettle the
+# exit habit when the coin is visible elsewhere, but not enough to teach the coin: the
+# policy dithers. With more diverse levels the exit habit returns, and across the whole
+# grid the aligned share gains only {glue:text}`aligned_gain`. A reader who looked only
+# at the inner-misalignment line would call the smallest alphas a cure.
 #
 # The **correction budget** alpha\*, the smallest alpha from which the inner-misalignment
 # share stays below {glue:text}`threshold`, is {glue:text}`alpha_budget` (the interval
@@ -390,11 +412,16 @@ glue("attr_share_m", m_big / settings["attr_levels"], fmt=".0%")
 # {glue:text}`attr_red_tracin` for TracIn and {glue:text}`attr_red_random` for random
 # levels (positive: less misbehaviour).
 #
-# The right panel explains part of the result: in coin-at-exit every training level
-# teaches the same lesson (the coin and the exit coincide), so the scores are spread
-# smoothly across levels rather than concentrated on a few. There is no small set of
-# "mislabelled" datapoints to find; the misbehaviour is carried by the whole
-# distribution, which is what the essay's criterion calls an inner failure.
+# Read the ground truth first: if neither correction moves the misbehaviour, this
+# experiment cannot show attribution helping, whatever the scores. At this budget
+# ({glue:text}`attr_steps` steps), moving even {glue:text}`attr_share_m` of the bank's
+# coins barely changes what the retrained policies do on test levels, so the comparison
+# is weak evidence either way; it is a limit of the budget we could afford, not a verdict
+# on TracIn in general. The right panel shows the scores themselves: in coin-at-exit
+# every training level teaches the same lesson (the coin and the exit coincide), and no
+# small set of levels stands out as the place where the exit habit was learned. That is
+# what the essay's criterion expects of an inner failure: no few easily corrected
+# datapoints carry it.
 
 # %% [markdown]
 # ## Inductive biases: same levels and rewards, other learners
@@ -527,8 +554,13 @@ claim(a.loc[(0.0, "coin: exit without coin"), "low"] > 0.5 or not full,
       "without diversity most test episodes reach the exit without the coin (CI above 50%)")
 claim(a.loc[(a_max, "coin: exit without coin"), "share"] < a.loc[(0.0, "coin: exit without coin"), "share"] or not full,
       "the largest alpha reduces exit-without-coin relative to alpha = 0")
+claim(not full or cap.loc[cap_peak_alpha, "low"] > cap.loc[0.0, "high"],
+      "some alpha > 0 raises capability failure above its alpha = 0 interval (diversity turns misbehaviour into "
+      "incompetence at a fixed budget)")
 claim(kk.loc[(0.0, "outer misalignment"), "low"] > threshold or not full,
       "uncorrected checkpoint training yields outer misalignment above the threshold (CI)")
+claim(not full or not np.isfinite(k_indiff) or k_budget["point"] < k_indiff,
+      "the measured outer budget k* is below the share a converged reward-maximiser would need")
 claim(np.isfinite(k_budget["conservative"]) or not full, "some k on the grid prevents the outer failure, even conservatively")
 claim(not full or (attr_wins == (d_hi < 0) and len(paired) >= 10 * len(settings["attr_m"])),
       "the attribution verdict is the one the paired interval over >= 10 seeds supports")
