@@ -94,22 +94,29 @@ def torch_threads(n: int) -> Iterator[None]:
 
 
 def train(scenario: Scenario | str, config: PPOConfig = PPOConfig(), seed: int = 0, *, progress: bool = False,
-          checkpoint_every: int | None = None, init: ActorCritic | None = None) -> TrainResult:
+          checkpoint_every: int | None = None, init: ActorCritic | None = None,
+          env: GridWorld | None = None) -> TrainResult:
     """Train a fresh actor-critic (or continue ``init``) on the scenario's training split.
 
     Deterministic given ``seed``: it seeds torch and the environment. ``checkpoint_every``
     keeps a copy of the weights every that many updates (for training-data attribution).
+    ``env`` replaces the default training world (``config.num_envs`` episodes of the
+    scenario's training split): chapter 2 passes worlds with edited level banks or
+    corrected rewards, so experiments can change the training data without a new loop.
     """
     scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
     check_int_range("seed", seed, 0, 2**63 - 1)
     with torch_threads(config.threads):
-        return _train(scenario, config, seed, progress, checkpoint_every, init)
+        return _train(scenario, config, seed, progress, checkpoint_every, init, env)
 
 
 def _train(scenario: Scenario, cfg: PPOConfig, seed: int, progress: bool, checkpoint_every: int | None,
-           init: ActorCritic | None) -> TrainResult:
+           init: ActorCritic | None, env: GridWorld | None = None) -> TrainResult:
     torch.manual_seed(seed)
-    env = GridWorld(scenario, "train", cfg.num_envs, seed=seed, level_seed=cfg.level_seed, n_levels=cfg.n_levels)
+    if env is None:
+        env = GridWorld(scenario, "train", cfg.num_envs, seed=seed, level_seed=cfg.level_seed, n_levels=cfg.n_levels)
+    elif env.num_envs != cfg.num_envs:
+        raise ValueError(f"env.num_envs must equal config.num_envs ({cfg.num_envs}), got {env.num_envs}")
     net = init if init is not None else ActorCritic(env.obs_shape, 4, cfg.arch, cfg.hidden)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, eps=1e-5)
     T, N, D = cfg.num_steps, cfg.num_envs, env.obs_dim
