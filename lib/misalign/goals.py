@@ -1,0 +1,471 @@
+"""Framing 2: a policy's goals, read from its weights.
+
+The essay defines a goal as an internal representation of a feature of outcomes that is
+strongly correlated with the policy's value estimates; a *final* goal stays correlated
+when the other features are controlled for, an *instrumental* one does not; a policy
+with no goals is neither aligned nor misaligned. Each clause becomes a measurement here:
+
+* **states and features**: states of a scenario (the agent placed on every floor cell,
+  or visited while a policy plays) with candidate outcome features per state. Features
+  are *discounted proximities* ``gamma ** distance`` (0 when the thing is absent), the
+  unit in which an optimal value function is linear in them;
+* **represented?** linear probes (scikit-learn) from each hidden layer to each feature,
+  scored on held-out levels, against the same probe on a randomly initialised network
+  and on shuffled labels;
+* **correlated with value?** the correlation of each feature with the value head, and
+  the partial correlation controlling for the other features, with variance inflation
+  factors (statsmodels) that say when the features are too collinear to separate;
+* **final or instrumental?** :func:`classify_goals` applies the definition;
+* **causal?** :func:`steered_probs` adds a vector to a hidden layer through torch
+  forward hooks and :func:`goalward_share` measures how much action probability then
+  goes toward one goal rather than another at *decision states* (where the two goals
+  call for different moves), the protocol of Turner et al.'s cheese vector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.metrics import r2_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from statsmodels.stats.outliers_influence import variance_inflation_factor
+
+from misalign.agents import ActorCritic
+from misalign.gridworld import _DC, _DR, GridWorld, level_bank
+from misalign.levels import LevelBank
+from misalign.outcomes import distances
+from misalign.scenarios import Scenario, get_scenario
+from misalign.validation import check_choice, check_int_range, check_probability
+
+TARGETS = ("coin", "exit", "key", "chest")
+METHODS = ("pearson", "spearman")
+VERDICTS = ("final goal", "instrumental goal", "not a goal")
+
+
+# ----------------------------------------------------------------------------- states
+
+@dataclass
+class States:
+    """Observations of many states, their outcome features, and which moves approach each target.
+
+    ``table`` has one row per state (``level``, ``cell``, the features); ``toward[t]`` is an
+    ``(n, 4)`` boolean array, True where the action moves one step along a shortest path
+    to the nearest target ``t`` (coin, exit, key or closed chest).
+    """
+
+    obs: np.ndarray
+    table: pd.DataFrame
+    toward: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.obs)
+
+    def subset(self, mask: np.ndarray) -> "States":
+        """The states where ``mask`` is True."""
+        mask = np.asarray(mask, dtype=bool)
+        return States(self.obs[mask], self.table[mask].reset_index(drop=True),
+                      {k: v[mask] for k, v in self.toward.items()})
+
+
+class _Distances:
+    """Shortest distances from every cell to a level's cells, computed once per (level, cell)."""
+
+    def __init__(self, bank: LevelBank) -> None:
+        self.bank, self._maps = bank, {}
+
+    def __call__(self, level: int, cell: int) -> np.ndarray:
+        key = (level, cell)
+        if key not in self._maps:
+            walls = self.bank.walls[level].reshape(self.bank.size, self.bank.size)
+            self._maps[key] = distances(walls, cell)
+        return self._maps[key]
+
+
+def _neighbours(cell: int, size: int) -> np.ndarray:
+    r, c = divmod(cell, size)
+    nr, nc = r + _DR, c + _DC
+    inside = (nr >= 0) & (nr < size) & (nc >= 0) & (nc < size)
+    return np.where(inside, nr * size + nc, cell)
+
+
+def _snapshot_features(world: GridWorld, i: int, dist: _Distances, gamma: float) -> tuple[dict, dict]:
+    """Features of episode ``i``'s current state and, per target, the moves that approach it."""
+    b, lv, pos, size = world.bank, int(world.level[i]), int(world.pos[i]), world.size
+    nbr = _neighbours(pos, size)
+    nbr = np.where(b.walls[lv, nbr], pos, nbr)
+    feats: dict[str, float] = {}
+    toward: dict[str, np.ndarray] = {}
+
+    def nearest(cells: Sequence[int]) -> tuple[float, np.ndarray]:
+        cells = [int(c) for c in cells if c >= 0]
+        if not cells:
+            return np.inf, np.zeros(4, dtype=bool)
+        maps = np.stack([dist(lv, c) for c in cells])
+        d_here = maps[:, pos].min()
+        d_next = maps[:, nbr].min(axis=0)
+        return float(d_here), (d_next < d_here)
+
+    def proximity(d: float) -> float:
+        return 0.0 if not np.isfinite(d) else float(gamma ** d)
+
+    ents = world.scenario.entities
+    if "coin" in ents:
+        d, toward["coin"] = nearest([b.coin[lv]] if not world.coin_taken[i] else [])
+        feats["near_coin"] = proximity(d)
+    if "exit" in ents:
+        d, toward["exit"] = nearest([b.exit[lv]])
+        feats["near_exit"] = proximity(d)
+    if "key" in ents:
+        keys = [k for j, k in enumerate(b.keys[lv]) if k >= 0 and not world.key_taken[i, j]]
+        chests = [c for j, c in enumerate(b.chests[lv]) if c >= 0 and not world.chest_open[i, j]]
+        held = int(world.held[i])
+        d_key, toward["key"] = nearest(keys)
+        d_chest, toward["chest"] = nearest(chests)
+        feats["keys_held"] = float(held)
+        feats["near_key"] = proximity(d_key)
+        feats["near_chest"] = proximity(d_chest)
+        # the soonest a chest can be opened: straight to a chest when holding a key, else via the best key
+        if held > 0:
+            d_next = d_chest
+        elif keys and chests:
+            via = [dist(lv, k)[pos] + min(dist(lv, c)[k] for c in chests) for k in keys]
+            d_next = float(min(via))
+        else:
+            d_next = np.inf
+        feats["next_chest"] = proximity(d_next)
+        feats["chests_left"] = float(min(held + len(keys), len(chests)))  # chests that can still be opened
+    return feats, toward
+
+
+def _collect(world: GridWorld, rows: np.ndarray, dist: _Distances, gamma: float, split: str,
+             obs: np.ndarray, out: dict) -> None:
+    for j, i in enumerate(rows):
+        feats, toward = _snapshot_features(world, int(i), dist, gamma)
+        out["obs"].append(obs[j])
+        out["rows"].append({"split": split, "level": int(world.level[i]), "cell": int(world.pos[i]),
+                            "t": int(world.t[i]), **feats})
+        for k, v in toward.items():
+            out["toward"].setdefault(k, []).append(v)
+
+
+def _finish(out: dict) -> States:
+    return States(np.asarray(out["obs"], dtype=np.float32), pd.DataFrame(out["rows"]),
+                  {k: np.asarray(v, dtype=bool) for k, v in out["toward"].items()})
+
+
+def cell_states(scenario: Scenario | str, split: str = "test", n_levels: int = 64, *, gamma: float = 0.95,
+                level_seed: int = 0, without: str | None = None, keys_held: int = 0) -> States:
+    """The agent placed on every floor cell of the first ``n_levels`` levels, the level as at its start.
+
+    Covers every position, not only those a policy visits, so features that a policy's path
+    keeps collinear come apart. ``without="coin"`` removes the coin from the observation
+    (the counterfactual of Turner et al.'s cheese vector: same states, no coin), and
+    ``keys_held`` sets how many keys the agent holds (for the key-holding direction).
+    Rows are in the same order for every ``without``/``keys_held``, so they pair.
+    """
+    sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    check_int_range("n_levels", n_levels, 1, 100_000)
+    check_probability("gamma", gamma)
+    if without is not None:
+        check_choice("without", without, ("coin",))
+    check_int_range("keys_held", keys_held, 0, 8)
+    bank = level_bank(sc, split, max(n_levels, len(level_bank(sc, split, None, level_seed))), level_seed)
+    world = GridWorld(sc, split, 1, bank=bank, autoreset=False)
+    dist = _Distances(bank)
+    out: dict = {"obs": [], "rows": [], "toward": {}}
+    for lv in range(n_levels):
+        world.reset(levels=np.array([lv]))
+        for cell in np.flatnonzero(~bank.walls[lv]):
+            if cell in (bank.exit[lv], bank.coin[lv], *bank.keys[lv], *bank.chests[lv]):
+                continue  # standing on an entity is not a state the agent can be in before the episode ends
+            world.pos[0] = cell
+            world.held[0] = keys_held
+            world.coin_taken[0] = without == "coin"
+            obs = world.observe()
+            world.coin_taken[0] = False  # the features describe the real level: the coin is still there
+            _collect(world, np.array([0]), dist, gamma, split, obs, out)
+    return _finish(out)
+
+
+def policy_states(policy: ActorCritic | None, scenario: Scenario | str, split: str = "test", n_episodes: int = 128,
+                  *, seed: int = 0, epsilon: float = 0.0, gamma: float = 0.95, level_seed: int = 0) -> States:
+    """Every state visited while ``policy`` plays one episode on each of the first ``n_episodes`` levels.
+
+    ``epsilon`` replaces that share of actions by uniformly random ones, to widen the
+    states beyond the policy's favourite paths; ``policy=None`` plays uniformly at random.
+    These are the states with keys in hand and chests open, which placing the agent
+    cannot produce.
+    """
+    sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    check_int_range("n_episodes", n_episodes, 1, 100_000)
+    check_probability("epsilon", epsilon)
+    bank = level_bank(sc, split, max(n_episodes, len(level_bank(sc, split, None, level_seed))), level_seed)
+    world = GridWorld(sc, split, n_episodes, seed=seed, bank=bank, autoreset=False)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    dist = _Distances(bank)
+    out: dict = {"obs": [], "rows": [], "toward": {}}
+    obs = world.reset(levels=np.arange(n_episodes) % len(bank))
+    while not world.done.all():
+        live = np.flatnonzero(~world.done)
+        _collect(world, live, dist, gamma, split, obs[live], out)
+        if policy is None:
+            a = rng.integers(4, size=n_episodes)
+        else:
+            a = policy.act(obs, gen)
+            flip = rng.random(n_episodes) < epsilon
+            a = np.where(flip, rng.integers(4, size=n_episodes), a)
+        obs = world.step(a).obs
+    return _finish(out)
+
+
+# ----------------------------------------------------------------------------- network readouts
+
+@torch.no_grad()
+def hidden_and_value(net: ActorCritic, obs: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Every hidden layer's activations and the value estimate, as numpy arrays."""
+    x = torch.as_tensor(obs, dtype=torch.float32)
+    acts = net.activations(x)
+    _, value = net(x)
+    return {k: v.reshape(len(x), -1).numpy() for k, v in acts.items()}, value.numpy()
+
+
+def random_network(like: ActorCritic, seed: int) -> ActorCritic:
+    """A freshly initialised network of the same shape: the control that has learned nothing."""
+    torch.manual_seed(seed)
+    net = ActorCritic(like.obs_shape, like.n_actions, like.arch, like.hidden)
+    net.eval()
+    return net
+
+
+# ----------------------------------------------------------------------------- probes
+
+def _split_by_group(groups: np.ndarray, test_share: float, seed: int) -> np.ndarray:
+    """A boolean test mask holding out whole groups (levels), so a probe cannot memorise a level."""
+    uniq = np.unique(groups)
+    rng = np.random.default_rng(seed)
+    held = rng.choice(uniq, size=max(1, int(round(test_share * len(uniq)))), replace=False)
+    return np.isin(groups, held)
+
+
+def probe_score(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, *, kind: str = "regression",
+                test_share: float = 0.3, shuffle: bool = False, seed: int = 0) -> float:
+    """Held-out score of a linear probe from ``x`` to ``y``: R^2 (regression) or accuracy (classification).
+
+    The probe is fitted on some groups (levels) and scored on the others. ``shuffle``
+    permutes the training labels: the score a probe gets from nothing.
+    """
+    check_choice("kind", kind, ("regression", "classification"))
+    x, y = np.asarray(x, dtype=float), np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same number of rows (got {len(x)} and {len(y)})")
+    groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+    test = _split_by_group(groups, test_share, seed)
+    y_train = y[~test].copy()
+    if shuffle:
+        y_train = np.random.default_rng(seed + 1).permutation(y_train)
+    if kind == "regression":
+        model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 7)))
+        model.fit(x[~test], y_train)
+        return float(r2_score(y[test], model.predict(x[test])))
+    if len(np.unique(y_train)) < 2:
+        return float(np.mean(y[test] == y_train[0]))
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    model.fit(x[~test], y_train)
+    return float(np.mean(model.predict(x[test]) == y[test]))
+
+
+def probe_table(hidden: dict[str, np.ndarray], features: pd.DataFrame, names: Sequence[str], groups: np.ndarray,
+                *, seed: int = 0, network: str = "trained") -> pd.DataFrame:
+    """One row per (layer, feature): the held-out probe score, and the same probe on shuffled labels."""
+    rows = []
+    for layer, x in hidden.items():
+        for name in names:
+            y = features[name].to_numpy()
+            kind = "classification" if name == "keys_held" else "regression"
+            rows.append({"network": network, "layer": layer, "feature": name,
+                         "score": probe_score(x, y, groups, kind=kind, seed=seed),
+                         "shuffled": probe_score(x, y, groups, kind=kind, seed=seed, shuffle=True),
+                         "metric": "accuracy" if kind == "classification" else "R2"})
+    return pd.DataFrame(rows)
+
+
+def probe_direction(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The unit direction in activation space along which a ridge probe reads ``y`` (in raw, unscaled units)."""
+    model = RidgeCV(alphas=np.logspace(-3, 3, 7)).fit(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    w = np.asarray(model.coef_, dtype=float).reshape(-1)
+    norm = np.linalg.norm(w)
+    if norm == 0:
+        raise ValueError("y must vary with x: the probe found no direction")
+    return w / norm
+
+
+# ----------------------------------------------------------------------------- value correlations
+
+def _prepare(value: np.ndarray, features: pd.DataFrame, method: str) -> tuple[np.ndarray, pd.DataFrame]:
+    check_choice("method", method, METHODS)
+    value = np.asarray(value, dtype=float)
+    if len(value) != len(features):
+        raise ValueError(f"value and features must have the same length (got {len(value)} and {len(features)})")
+    if method == "spearman":
+        return pd.Series(value).rank().to_numpy(), features.rank()
+    return value, features.astype(float)
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    if np.std(a) < 1e-12 or np.std(b) < 1e-12:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _residual(y: np.ndarray, others: np.ndarray) -> np.ndarray:
+    design = np.column_stack([np.ones(len(y)), others])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    return y - design @ coef
+
+
+def value_correlations(value: np.ndarray, features: pd.DataFrame, names: Sequence[str] | None = None, *,
+                       method: str = "pearson") -> pd.DataFrame:
+    """Per feature: correlation with the value estimate, partial correlation given the other features, and VIF.
+
+    The partial correlation correlates what is left of the value and of the feature after
+    regressing both on the other features (least squares with an intercept). A VIF above
+    about 10 says the feature is nearly a linear function of the others, so its partial
+    correlation cannot be trusted.
+    """
+    names = list(features.columns if names is None else names)
+    if not names:
+        raise ValueError("names must list at least one feature")
+    for n in names:
+        check_choice("feature", n, list(features.columns))
+    v, f = _prepare(value, features[names], method)
+    design = np.column_stack([np.ones(len(f)), f.to_numpy()])
+    rows = []
+    for j, name in enumerate(names):
+        x = f[name].to_numpy()
+        others = f.drop(columns=[name]).to_numpy()
+        if others.shape[1]:
+            partial = _corr(_residual(v, others), _residual(x, others))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                vif = float(variance_inflation_factor(design, j + 1)) if np.std(x) > 0 else float("nan")
+        else:
+            partial, vif = _corr(v, x), 1.0
+        rows.append({"feature": name, "r": _corr(v, x), "partial": partial, "vif": vif})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class GoalCriteria:
+    """Where the definition's words become numbers.
+
+    ``represented``: the probe's held-out R^2 (or accuracy above the majority rate) must
+    beat the random network's by this much; ``strong``: the least correlation with value
+    that counts as "strongly correlated"; ``keep``: a final goal keeps at least this
+    share of its correlation once the other features are controlled for.
+    """
+
+    represented: float = 0.1
+    strong: float = 0.5
+    keep: float = 0.5
+
+
+def classify_goal(r: float, partial: float, represented: bool, criteria: GoalCriteria = GoalCriteria()) -> str:
+    """Final goal, instrumental goal or not a goal, by the essay's definition.
+
+    A goal is a represented feature whose correlation with value is at least ``strong``
+    (positive: more of it, higher value); final when the partial correlation keeps at
+    least ``keep`` of it, instrumental otherwise.
+    """
+    if not represented or not np.isfinite(r) or r < criteria.strong:
+        return "not a goal"
+    if np.isfinite(partial) and partial >= criteria.keep * r:
+        return "final goal"
+    return "instrumental goal"
+
+
+def classify_goals(table: pd.DataFrame, criteria: GoalCriteria = GoalCriteria()) -> pd.Series:
+    """:func:`classify_goal` for each row of a table with columns ``r``, ``partial``, ``represented``."""
+    return pd.Series([classify_goal(row.r, row.partial, bool(row.represented), criteria) for row in table.itertuples()],
+                     index=table.index, name="verdict")
+
+
+# ----------------------------------------------------------------------------- steering
+
+def _consumers(net: ActorCritic, layer: str) -> list[torch.nn.Module]:
+    """The modules that read hidden layer ``layer``: the next layer, or both heads for the last one."""
+    names = [f"h{i + 1}" for i in range(len(net.layers))]
+    check_choice("layer", layer, names)
+    i = names.index(layer)
+    return [net.layers[i + 1]] if i + 1 < len(names) else [net.policy, net.value]
+
+
+@torch.no_grad()
+def steered_probs(net: ActorCritic, obs: np.ndarray, layer: str, delta: np.ndarray | None = None,
+                  project_out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Action probabilities and values with hidden layer ``layer`` edited on its way to the next module.
+
+    ``delta`` (a vector, or one per state) is added to the activations; ``project_out`` (a
+    unit vector) removes their component along it (a directional ablation). The edit goes
+    in through forward pre-hooks on the modules that read the layer, so the network's own
+    code is untouched and the hooks are removed afterwards.
+    """
+    d = None if delta is None else torch.as_tensor(np.asarray(delta), dtype=torch.float32)
+    u = None if project_out is None else torch.as_tensor(np.asarray(project_out), dtype=torch.float32)
+
+    def edit(_module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        h = args[0]
+        if u is not None:
+            h = h - (h @ u)[:, None] * u[None, :]
+        if d is not None:
+            h = h + d
+        return (h,)
+
+    handles = [m.register_forward_pre_hook(edit) for m in _consumers(net, layer)]
+    try:
+        logits, value = net(torch.as_tensor(obs, dtype=torch.float32))
+    finally:
+        for h in handles:
+            h.remove()
+    return torch.softmax(logits, -1).numpy(), value.numpy()
+
+
+def random_direction(dim: int, norm: float, seed: int) -> np.ndarray:
+    """A uniformly random direction of length ``norm``: the control for any steering vector."""
+    check_int_range("dim", dim, 1, 10**7)
+    v = np.random.default_rng(seed).normal(size=dim)
+    return v / np.linalg.norm(v) * norm
+
+
+def decision_mask(states: States, goal: str, rival: str) -> np.ndarray:
+    """States where approaching ``goal`` and approaching ``rival`` call for different moves."""
+    for name in (goal, rival):
+        check_choice("target", name, sorted(states.toward))
+    g, r = states.toward[goal], states.toward[rival]
+    return g.any(axis=1) & r.any(axis=1) & ~(g & r).any(axis=1)
+
+
+def goalward_share(probs: np.ndarray, states: States, goal: str, rival: str) -> float:
+    """Mean probability of a move toward ``goal`` at the decision states between ``goal`` and ``rival``.
+
+    Turner et al.'s measure: P(cheese-ward action at the decision square), here averaged
+    over every decision state rather than one per maze.
+    """
+    mask = decision_mask(states, goal, rival)
+    if not mask.any():
+        return float("nan")
+    return float((probs[mask] * states.toward[goal][mask]).sum(axis=1).mean())
+
+
+def policy_probs(net: ActorCritic, layer: str | None = None, delta: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A function from observations to action probabilities, optionally steered (for action-field figures)."""
+    def probs(obs: np.ndarray) -> np.ndarray:
+        if layer is None:
+            return steered_probs(net, obs, "h1")[0]
+        return steered_probs(net, obs, layer, delta)[0]
+    return probs
