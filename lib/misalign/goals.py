@@ -24,6 +24,7 @@ with no goals is neither aligned nor misaligned. Each clause becomes a measureme
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -352,7 +353,8 @@ def value_correlations(value: np.ndarray, features: pd.DataFrame, names: Sequenc
         others = f.drop(columns=[name]).to_numpy()
         if others.shape[1]:
             partial = _corr(_residual(v, others), _residual(x, others))
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # exactly collinear features: an infinite VIF is the answer
                 vif = float(variance_inflation_factor(design, j + 1)) if np.std(x) > 0 else float("nan")
         else:
             partial, vif = _corr(v, x), 1.0
@@ -469,3 +471,118 @@ def policy_probs(net: ActorCritic, layer: str | None = None, delta: np.ndarray |
             return steered_probs(net, obs, "h1")[0]
         return steered_probs(net, obs, layer, delta)[0]
     return probs
+
+
+# ----------------------------------------------------------------------------- one seed's analysis
+
+COIN_FEATURES = ("near_coin", "near_exit")
+KEY_FEATURES = ("keys_held", "near_key", "near_chest", "next_chest", "chests_left")
+
+
+def _probe_rows(net: ActorCritic, states: States, names: Sequence[str], network: str, seed: int) -> pd.DataFrame:
+    hidden, _ = hidden_and_value(net, states.obs)
+    return probe_table(hidden, states.table, names, states.table["level"].to_numpy(), seed=seed, network=network)
+
+
+def _value_rows(net: ActorCritic, states: States, names: Sequence[str], network: str, split: str) -> pd.DataFrame:
+    _, value = hidden_and_value(net, states.obs)
+    table = value_correlations(value, states.table[list(names)], names)
+    table.insert(0, "split", split)
+    table.insert(0, "network", network)
+    return table
+
+
+def _steer_rows(net: ActorCritic, states: States, paired_obs: np.ndarray, goal: str, rival: str, layer: str,
+                seed: int, probe: tuple[np.ndarray, np.ndarray], n_random: int = 5) -> list[dict]:
+    """Goal-ward share at decision states under each edit of hidden layer ``layer``.
+
+    The steering vector is, per level, the mean activation difference between
+    ``paired_obs`` and the states' own observations (Turner et al.'s recipe: one vector
+    per maze, applied at every position in it); the probe direction is the ridge probe
+    fitted on ``probe = (observations, feature values)``, signed to agree with the
+    vectors and scaled to their norm; random vectors of the same norms are the control.
+    """
+    hidden, _ = hidden_and_value(net, states.obs)
+    paired, _ = hidden_and_value(net, paired_obs)
+    diff = paired[layer] - hidden[layer]
+    levels = states.table["level"].to_numpy()
+    _, inverse = np.unique(levels, return_inverse=True)
+    per_level = np.stack([diff[inverse == g].mean(axis=0) for g in range(inverse.max() + 1)])
+    vector = per_level[inverse]
+    norms = np.linalg.norm(vector, axis=1, keepdims=True)
+    u = probe_direction(hidden_and_value(net, probe[0])[0][layer], probe[1])
+    signed = np.sign(u @ per_level.mean(axis=0)) or 1.0
+    dim = diff.shape[1]
+
+    def random_vectors(i: int) -> np.ndarray:
+        v = np.random.default_rng(seed * 101 + i).normal(size=(len(per_level), dim))
+        return (v / np.linalg.norm(v, axis=1, keepdims=True))[inverse] * norms
+
+    conditions = {"unsteered": steered_probs(net, states.obs, layer)[0],
+                  "input edited": steered_probs(net, paired_obs, layer)[0],
+                  "steering vector": steered_probs(net, states.obs, layer, vector)[0],
+                  "probe direction": steered_probs(net, states.obs, layer, signed * norms * u[None, :])[0],
+                  "probe direction ablated": steered_probs(net, states.obs, layer, project_out=u)[0]}
+    rows = [{"condition": k, "share": goalward_share(p, states, goal, rival)} for k, p in conditions.items()]
+    rand = [steered_probs(net, states.obs, layer, random_vectors(i))[0] for i in range(n_random)]
+    rows.append({"condition": "random vector", "share": float(np.mean([goalward_share(p, states, goal, rival)
+                                                                        for p in rand]))})
+    ablate = [steered_probs(net, states.obs, layer, project_out=random_direction(dim, 1.0, seed * 101 + 50 + i))[0]
+              for i in range(n_random)]
+    rows.append({"condition": "random direction ablated",
+                 "share": float(np.mean([goalward_share(p, states, goal, rival) for p in ablate]))})
+    for r in rows:
+        r.update({"layer": layer, "goal": goal, "rival": rival, "norm": float(norms.mean()),
+                  "n_decision": int(decision_mask(states, goal, rival).sum())})
+    return rows
+
+
+def goal_analysis(scenario: str, seed: int, total_steps: int, n_levels: int = 48, n_episodes: int = 128,
+                  epsilon: float = 0.2, **overrides) -> pd.DataFrame:
+    """One sweep cell of Framing 2: train (cached) a policy, then probe, correlate and steer it and a random twin.
+
+    Returns one long table; column ``table`` says which part a row belongs to:
+    ``probe`` (held-out probe scores), ``value`` (correlations with the value head, on the
+    scenario's test and training states) and ``steer`` (goal-ward share at decision states).
+    Coin scenarios use the agent placed on every cell; keys-chests uses the states visited
+    by the trained policy with ``epsilon`` random actions (to see keys in hand).
+    """
+    from misalign.ppo import PPOConfig, train_cached
+
+    sc = get_scenario(scenario, **overrides)
+    net = train_cached(scenario, seed, PPOConfig(total_steps=total_steps), **overrides).policy
+    twin = random_network(net, 10_000 + seed)
+    frames = []
+    if "coin" in sc.entities:
+        names, by_split = COIN_FEATURES, {s: cell_states(sc, s, n_levels) for s in ("test", "train")}
+    else:
+        names = KEY_FEATURES
+        by_split = {s: policy_states(net, sc, s, n_episodes, seed=seed, epsilon=epsilon) for s in ("train", "test")}
+    main = "test" if "coin" in sc.entities else "train"
+    for network, model in (("trained", net), ("random", twin)):
+        frames.append(_probe_rows(model, by_split[main], names, network, seed).assign(table="probe", split=main))
+        for split, states in by_split.items():
+            frames.append(_value_rows(model, states, names, network, split).assign(table="value"))
+    steer = []
+    if "coin" in sc.entities:
+        coin_gone = cell_states(sc, "test", n_levels, without="coin").obs
+    else:
+        no_key = cell_states(sc, "train", n_levels)  # no key in hand, every chest closed
+        one_key = cell_states(sc, "train", n_levels, keys_held=1).obs
+    for network, model in (("trained", net), ("random", twin)):
+        for layer in ("h1", "h2"):
+            if "coin" in sc.entities:
+                # the coin vector: activations without the coin minus with it; adding it should turn the agent
+                # away from the coin (toward the exit) if the coin is what it pursues
+                st = by_split["test"]
+                rows = _steer_rows(model, st, coin_gone, "coin", "exit", layer, seed,
+                                   (st.obs, st.table["near_coin"].to_numpy()))
+            else:
+                # the key vector: activations holding a key minus holding none; adding it should turn the agent
+                # from the keys to the chests if holding a key is what tells it to open chests
+                src = by_split["train"]
+                rows = _steer_rows(model, no_key, one_key, "chest", "key", layer, seed,
+                                   (src.obs, src.table["keys_held"].to_numpy()))
+            steer += [dict(r, network=network) for r in rows]
+    frames.append(pd.DataFrame(steer).assign(table="steer"))
+    return pd.concat(frames, ignore_index=True)
