@@ -166,7 +166,8 @@ def cell_states(scenario: Scenario | str, split: str = "test", n_levels: int = 6
 
     Covers every position, not only those a policy visits, so features that a policy's path
     keeps collinear come apart. ``without="coin"`` removes the coin from the observation
-    (the counterfactual of Turner et al.'s cheese vector: same states, no coin), and
+    (the counterfactual of Turner et al.'s cheese vector: same states, no coin),
+    ``without="chests"`` every chest (to devalue keys), and
     ``keys_held`` sets how many keys the agent holds (for the key-holding direction).
     Rows are in the same order for every ``without``/``keys_held``, so they pair.
     """
@@ -174,7 +175,7 @@ def cell_states(scenario: Scenario | str, split: str = "test", n_levels: int = 6
     check_int_range("n_levels", n_levels, 1, 100_000)
     check_probability("gamma", gamma)
     if without is not None:
-        check_choice("without", without, ("coin",))
+        check_choice("without", without, ("coin", "chests"))
     check_int_range("keys_held", keys_held, 0, 8)
     bank = level_bank(sc, split, max(n_levels, len(level_bank(sc, split, None, level_seed))), level_seed)
     world = GridWorld(sc, split, 1, bank=bank, autoreset=False)
@@ -188,8 +189,10 @@ def cell_states(scenario: Scenario | str, split: str = "test", n_levels: int = 6
             world.pos[0] = cell
             world.held[0] = keys_held
             world.coin_taken[0] = without == "coin"
+            world.chest_open[0] = without == "chests"
             obs = world.observe()
             world.coin_taken[0] = False  # the features describe the real level: the coin is still there
+            world.chest_open[0] = False
             _collect(world, np.array([0]), dist, gamma, split, obs, out)
     return _finish(out)
 
@@ -213,17 +216,43 @@ def policy_states(policy: ActorCritic | None, scenario: Scenario | str, split: s
     dist = _Distances(bank)
     out: dict = {"obs": [], "rows": [], "toward": {}}
     obs = world.reset(levels=np.arange(n_episodes) % len(bank))
+    episode, rewards = [], []
     while not world.done.all():
         live = np.flatnonzero(~world.done)
         _collect(world, live, dist, gamma, split, obs[live], out)
+        episode.append(live)
         if policy is None:
             a = rng.integers(4, size=n_episodes)
         else:
             a = policy.act(obs, gen)
             flip = rng.random(n_episodes) < epsilon
             a = np.where(flip, rng.integers(4, size=n_episodes), a)
-        obs = world.step(a).obs
-    return _finish(out)
+        res = world.step(a)
+        rewards.append(res.reward[live])
+        obs = res.obs
+    states = _finish(out)
+    # the discounted return that followed each state: what a value estimate should predict
+    ep = np.concatenate(episode)
+    rew = np.concatenate(rewards).astype(float)
+    ret = np.zeros(len(ep))
+    running = np.zeros(n_episodes)
+    for i in range(len(ep) - 1, -1, -1):
+        running[ep[i]] = rew[i] + gamma * running[ep[i]]
+        ret[i] = running[ep[i]]
+    states.table["return_to_go"] = ret
+    return states
+
+
+def value_validity(net: ActorCritic, states: States) -> float:
+    """Correlation of the value head with the discounted return that actually followed each state.
+
+    The essay's goals are defined through *value estimates*; a head that does not track
+    returns (a random network's) estimates nothing, so its correlations name no goal.
+    """
+    if "return_to_go" not in states.table:
+        raise ValueError("states must come from policy_states (they need a return_to_go column)")
+    _, value = hidden_and_value(net, states.obs)
+    return _corr(value, states.table["return_to_go"].to_numpy())
 
 
 # ----------------------------------------------------------------------------- network readouts
@@ -366,15 +395,18 @@ def value_correlations(value: np.ndarray, features: pd.DataFrame, names: Sequenc
 class GoalCriteria:
     """Where the definition's words become numbers.
 
-    ``represented``: the probe's held-out R^2 (or accuracy above the majority rate) must
-    beat the random network's by this much; ``strong``: the least correlation with value
+    ``represented``: the probe's held-out R^2 (or accuracy) must beat the same probe
+    fitted on shuffled labels by this much; ``strong``: the least correlation with value
     that counts as "strongly correlated"; ``keep``: a final goal keeps at least this
-    share of its correlation once the other features are controlled for.
+    share of its correlation once the other features are controlled for; ``estimates``:
+    the least correlation between the value head and the returns that followed, for the
+    head to count as a value estimate at all.
     """
 
-    represented: float = 0.1
+    represented: float = 0.25
     strong: float = 0.5
     keep: float = 0.5
+    estimates: float = 0.5
 
 
 def classify_goal(r: float, partial: float, represented: bool, criteria: GoalCriteria = GoalCriteria()) -> str:
@@ -585,4 +617,62 @@ def goal_analysis(scenario: str, seed: int, total_steps: int, n_levels: int = 48
                                    (src.obs, src.table["keys_held"].to_numpy()))
             steer += [dict(r, network=network) for r in rows]
     frames.append(pd.DataFrame(steer).assign(table="steer"))
+    for network, model in (("trained", net), ("random", twin)):
+        # on training levels: where the head was fitted; at test a misgeneralized value is *wrong*, not absent
+        played = policy_states(model, sc, "train", n_episodes, seed=seed, epsilon=epsilon)
+        frames.append(pd.DataFrame([{"network": network, "validity": value_validity(model, played),
+                                     "table": "validity"}]))
+    if "key" in sc.entities:
+        frames.append(devaluation(net, sc, n_levels).assign(network="trained", table="devalue"))
+        frames.append(devaluation(twin, sc, n_levels).assign(network="random", table="devalue"))
     return pd.concat(frames, ignore_index=True)
+
+
+def devaluation(net: ActorCritic, scenario: Scenario | str, n_levels: int = 48, split: str = "train") -> pd.DataFrame:
+    """What a key in hand adds to the value estimate, with the chests on the board and with every chest removed.
+
+    If holding a key is valued only as a means to open chests, the gain should vanish
+    once there is no chest left to open; a final goal would keep it.
+    """
+    rows = []
+    for label, without in (("chests present", None), ("chests removed", "chests")):
+        _, v0 = hidden_and_value(net, cell_states(scenario, split, n_levels, without=without).obs)
+        _, v1 = hidden_and_value(net, cell_states(scenario, split, n_levels, without=without, keys_held=1).obs)
+        rows.append({"condition": label, "value_gain": float((v1 - v0).mean()), "value_base": float(v0.mean())})
+    return pd.DataFrame(rows)
+
+
+def verdict_table(analysis: pd.DataFrame, split: str | None = None,
+                  criteria: GoalCriteria = GoalCriteria()) -> pd.DataFrame:
+    """Per scenario, seed, network and feature: best probe score, correlations and the Framing-2 verdict.
+
+    A feature counts as represented when its best layer's held-out score beats the same
+    probe on shuffled labels by ``criteria.represented``; the correlations are those on
+    ``split`` (default: the split the probes were fitted on).
+    """
+    keys = [c for c in ("scenario", "seed") if c in analysis.columns]
+    probes = analysis[analysis["table"] == "probe"].copy()
+    probes["gain"] = probes["score"] - probes["shuffled"]
+    best = (probes.sort_values("gain").groupby(keys + ["network", "feature"]).tail(1)
+            [keys + ["network", "feature", "layer", "score", "shuffled", "gain", "split"]].rename(columns={"layer": "best_layer"}))
+    values = analysis[analysis["table"] == "value"][keys + ["network", "feature", "split", "r", "partial", "vif"]]
+    if split is None:
+        table = best.merge(values, on=keys + ["network", "feature", "split"])
+    else:
+        table = best.drop(columns="split").merge(values[values["split"] == split], on=keys + ["network", "feature"])
+    table["represented"] = table["gain"] >= criteria.represented
+    validity = analysis[analysis["table"] == "validity"][keys + ["network", "validity"]]
+    table = table.merge(validity, on=keys + ["network"], how="left")
+    table["verdict"] = classify_goals(table, criteria)
+    table.loc[~(table["validity"] >= criteria.estimates), "verdict"] = "not a goal"
+    return table.reset_index(drop=True)
+
+
+def steering_vector(net: ActorCritic, obs: np.ndarray, paired_obs: np.ndarray, layer: str) -> np.ndarray:
+    """Mean activation difference at ``layer`` between paired observations and the originals (one vector)."""
+    if np.shape(obs) != np.shape(paired_obs):
+        raise ValueError(f"obs and paired_obs must pair row by row (shapes {np.shape(obs)} and {np.shape(paired_obs)})")
+    a, _ = hidden_and_value(net, obs)
+    b, _ = hidden_and_value(net, paired_obs)
+    check_choice("layer", layer, list(a))
+    return (b[layer] - a[layer]).mean(axis=0)
