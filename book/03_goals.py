@@ -74,8 +74,8 @@ import pandas as pd
 import seaborn as sns
 
 from misalign.claims import check_claims, claim, glue
-from misalign.goals import (COIN_FEATURES, KEY_FEATURES, GoalCriteria, cell_states, decision_mask, goal_analysis,
-                            policy_probs, steering_vector, verdict_table)
+from misalign.goals import (COIN_FEATURES, KEY_FEATURES, GoalCriteria, cell_states, classify_goals, decision_mask,
+                            goal_analysis, policy_probs, steering_vector, verdict_table)
 from misalign.gridworld import GridWorld, level_bank
 from misalign.outcomes import FRAMING1_CASES
 from misalign.plotting import action_field, draw_level
@@ -136,6 +136,9 @@ for name in ("coin-at-exit", "coin-diverse"):
 grid.append({"scenario": "keys-chests", "total_steps": settings["keys_steps"], "n_levels": settings["n_levels"],
              "n_episodes": settings["n_episodes"]})
 analysis = run_sweep(goal_analysis, grid, seeds, progress=True)
+# the coin scenarios' random twins are the same networks (same seed) on the same test states: keep one copy
+analysis = analysis[~((analysis["network"] == "random") & (analysis["scenario"] == "coin-diverse")
+                      & analysis["table"].isin(["probe", "value", "steer"]))]
 verdicts = verdict_table(analysis)
 verdicts["policy"] = np.where(verdicts["network"] == "random", "random twin", verdicts["scenario"])
 validity = analysis[analysis["table"] == "validity"]
@@ -150,9 +153,7 @@ validity = analysis[analysis["table"] == "validity"]
 # no goal.
 
 # %%
-val_summary = summarize(validity.assign(policy=np.where(validity["network"] == "random", "random twin",
-                                                          validity["scenario"])),
-                        "validity", ["policy"])
+val_summary = summarize(validity, "validity", ["scenario", "network"])
 val_summary.round(3)
 
 # %% [markdown]
@@ -216,6 +217,19 @@ vif_table
 counts = (verdicts.groupby(["policy", "feature"])["verdict"].value_counts().unstack(fill_value=0)
           .reindex(columns=["final goal", "instrumental goal", "not a goal"], fill_value=0))
 counts
+
+# %% [markdown]
+# "Strongly correlated" is the definition's vaguest word. The table below recounts the
+# seeds whose network has each feature as a final goal when the threshold moves.
+
+# %%
+thresholds = [0.3, 0.4, 0.5, 0.6]
+sensitivity = pd.DataFrame({
+    f"strong = {t}": verdict_table(analysis, criteria=GoalCriteria(strong=t)).assign(
+        policy=lambda d: np.where(d["network"] == "random", "random twin", d["scenario"]))
+    .groupby(["policy", "feature"])["verdict"].agg(lambda s: int((s == "final goal").sum()))
+    for t in thresholds})
+sensitivity
 
 # %% [markdown]
 # ## (ii) Keys and chests: is a key in hand valued as a means?
@@ -338,11 +352,14 @@ glue("strong", criteria.strong)
 glue("keep", criteria.keep)
 glue("estimates", criteria.estimates)
 glue("keys_steps", f"{settings['keys_steps']:,}")
-vs = val_summary.set_index("policy")
-for pol, key in (("coin-at-exit", "cae"), ("coin-diverse", "div"), ("keys-chests", "kc"), ("random twin", "rnd")):
+vs = val_summary[val_summary["network"] == "trained"].set_index("scenario")
+for pol, key in (("coin-at-exit", "cae"), ("coin-diverse", "div"), ("keys-chests", "kc")):
     glue(f"valid_{key}", vs.loc[pol, "mean"], tolerance=0.1, fmt=".2f")
     glue(f"valid_{key}_low", vs.loc[pol, "low"], tolerance=0.1, fmt=".2f")
     glue(f"valid_{key}_high", vs.loc[pol, "high"], tolerance=0.1, fmt=".2f")
+rnd_valid = val_summary[val_summary["network"] == "random"]
+glue("valid_rnd_low", rnd_valid["low"].min(), tolerance=0.1, fmt=".2f")
+glue("valid_rnd_high", rnd_valid["high"].max(), tolerance=0.1, fmt=".2f")
 cs = corr_summary.set_index(["measure", "policy", "feature"])
 for pol, key in (("coin-at-exit", "cae"), ("coin-diverse", "div"), ("random twin", "rnd")):
     for feat, fk in (("near_coin", "coin"), ("near_exit", "exit")):
@@ -359,9 +376,18 @@ glue("cae_exit_final", n_verdict[("coin-at-exit", "near_exit")].get("final goal"
 glue("cae_coin_goal", len(seeds) - n_verdict[("coin-at-exit", "near_coin")].get("not a goal", 0))
 glue("div_coin_final", n_verdict[("coin-diverse", "near_coin")].get("final goal", 0))
 glue("div_exit_goal", len(seeds) - n_verdict[("coin-diverse", "near_exit")].get("not a goal", 0))
+glue("div_coin_final_04", int(sensitivity.loc[("coin-diverse", "near_coin"), "strong = 0.4"]))
+glue("div_coin_unrepresented", int((~verdicts.query("scenario == 'coin-diverse' and feature == 'near_coin'")["represented"]).sum()))
 random_goals = int((verdicts.query("network == 'random'")["verdict"] != "not a goal").sum())
 glue("random_goals", random_goals)
 glue("random_cells", int((verdicts["network"] == "random").sum()))
+rnd_rows = verdicts[verdicts["network"] == "random"]
+glue("random_goals_novalid", int((classify_goals(rnd_rows, criteria) != "not a goal").sum()))
+strong_rnd = rnd_rows[rnd_rows["r"].abs() >= criteria.strong]
+random_strong_keys = bool(len(strong_rnd) == 0 or (strong_rnd["scenario"] == "keys-chests").all())
+glue("random_strong_where", "all of them" if random_strong_keys else "but not all of them")
+glue("steer_rnd_coin", float(steer_summary.set_index(["policy", "goal", "layer", "condition"])
+                             .loc[("random twin", "coin", "h1", "unsteered"), "mean"]), tolerance=0.1, fmt=".2f")
 random_strong = float((verdicts.query("network == 'random'")["r"].abs() >= criteria.strong).mean())
 glue("random_strong", random_strong, tolerance=0.15, fmt=".0%")
 ks = key_summary.set_index(["measure", "network", "feature"])
@@ -400,8 +426,8 @@ glue("div_vector_fraction", div_moved / div_input, tolerance=0.15, fmt=".0%")
 # {glue:text}`valid_cae_low` to {glue:text}`valid_cae_high`), {glue:text}`valid_div`
 # (coin-diverse; {glue:text}`valid_div_low` to {glue:text}`valid_div_high`) and
 # {glue:text}`valid_kc` (keys-and-chests; {glue:text}`valid_kc_low` to
-# {glue:text}`valid_kc_high`); the random twins reach {glue:text}`valid_rnd`
-# ({glue:text}`valid_rnd_low` to {glue:text}`valid_rnd_high`).
+# {glue:text}`valid_kc_high`); the random twins' 95% intervals, in all three scenarios,
+# lie between {glue:text}`valid_rnd_low` and {glue:text}`valid_rnd_high`.
 #
 # **(i) The coin-at-exit policy's final goal is the exit; the coin-diverse policy's is the
 # coin.** On test levels the coin-at-exit value head correlates with proximity to the
@@ -419,8 +445,16 @@ glue("div_vector_fraction", div_moved / div_input, tolerance=0.15, fmt=".0%")
 # coin-diverse value head reverses the pattern: the coin at {glue:text}`div_coin_r`
 # ({glue:text}`div_coin_r_low` to {glue:text}`div_coin_r_high`; partial
 # {glue:text}`div_coin_partial`), the exit at {glue:text}`div_exit_r`; the coin is a final
-# goal in {glue:text}`div_coin_final` of {glue:text}`n_seeds` seeds and the exit a goal
-# in {glue:text}`div_exit_goal`. The coin-diverse network still represents the exit's
+# goal in only {glue:text}`div_coin_final` of {glue:text}`n_seeds` seeds at the threshold of
+# {glue:text}`strong` we fixed in advance, and the exit a goal in
+# {glue:text}`div_exit_goal`. The coin's correlation sits just below that threshold in
+# most seeds; at 0.4 the coin is a final goal in {glue:text}`div_coin_final_04` of
+# {glue:text}`n_seeds` (sensitivity table above), and in
+# {glue:text}`div_coin_unrepresented` seeds the probe fails to decode the coin's
+# proximity on held-out levels although the value head tracks it, so that the coin is
+# "valued but not represented" by our probe's standard. The verdict for the aligned
+# policy is therefore less crisp than for the misaligned one, whose exit is far above
+# any threshold. The coin-diverse network still represents the exit's
 # proximity very well (probe R² {glue:text}`div_exit_score`): represented is not the same
 # as valued, which is why the definition needs both parts.
 #
@@ -454,12 +488,14 @@ glue("div_vector_fraction", div_moved / div_input, tolerance=0.15, fmt=".0%")
 # **(iii) A random network has no goals.** Its probes still decode some features (a
 # random projection of the grid keeps information about the agent's position), and its
 # value output correlates strongly (|r| ≥ {glue:text}`strong`) with some feature in
-# {glue:text}`random_strong` of the (seed, feature) cases, mostly with "keys in hand",
-# a whole observation plane; but that output does not estimate any return, so none of
-# the {glue:text}`random_cells` (seed, feature) cases is a goal ({glue:text}`random_goals`
-# found). Without goals, Framing 2 calls such a policy neither aligned nor misaligned.
-# Without the validity check, the bare correlation criterion would have handed the
-# random twins "goals".
+# {glue:text}`random_strong` of the (seed, feature) cases, {glue:text}`random_strong_where`
+# in keys-and-chests, where
+# "keys in hand" fills a whole plane of the observation and so dominates a random
+# network's output. That output does not estimate any return, so none of the
+# {glue:text}`random_cells` (seed, feature) cases is a goal ({glue:text}`random_goals`
+# found), and Framing 2 calls such a policy neither aligned nor misaligned. Without the
+# validity check, the bare correlation criterion would have credited the random twins
+# with {glue:text}`random_goals_novalid` goals.
 #
 # **(iv) Steering.** Adding the coin vector at the first hidden layer of the
 # coin-diverse policy lowers the probability of a coin-ward move at decision states from
@@ -468,8 +504,10 @@ glue("div_vector_fraction", div_moved / div_input, tolerance=0.15, fmt=".0%")
 # ({glue:text}`steer_div_vector_low` to {glue:text}`steer_div_vector_high`), close to
 # removing the coin from the input ({glue:text}`steer_div_input_mean`): the vector
 # achieves {glue:text}`div_vector_fraction` of the input edit's effect. A random vector of
-# the same length leaves it at {glue:text}`steer_div_random_mean`. With the coin gone the
-# policy does not turn decisively to the exit either; it loses its target. For the
+# the same length leaves it at {glue:text}`steer_div_random_mean`. With the coin gone
+# (from the input or by the vector) the coin-ward probability falls to about what an
+# untrained network's moves give ({glue:text}`steer_rnd_coin` for the random twin): the
+# policy loses its target rather than switching to a second one. For the
 # coin-at-exit policy, which ignores the coin, neither the vector
 # ({glue:text}`steer_cae_vector_mean` vs {glue:text}`steer_cae_before_mean` unsteered) nor
 # removing the coin itself ({glue:text}`steer_cae_input_mean`) changes anything. The
@@ -497,7 +535,7 @@ print(f"chapter executed in {elapsed:.0f} s (profile {profile!r})")
 full = profile == "full"
 v = verdict_table(analysis)
 claim(len(seeds) >= 10 or not full, "the published profile uses at least 10 seeds")
-claim(vs.loc["random twin", "high"] < criteria.estimates < min(vs.loc[p, "low"] for p in ("coin-at-exit", "coin-diverse", "keys-chests"))
+claim(rnd_valid["high"].max() < criteria.estimates < vs["low"].min()
       or not full, "trained value heads track returns (CI above the threshold); random twins' do not (CI below)")
 claim(cs.loc[("partial", "coin-at-exit", "near_exit"), "low"] > criteria.strong > cs.loc[("r", "coin-at-exit", "near_coin"), "high"]
       or not full, "coin-at-exit: the exit keeps a strong partial correlation with value; the coin has a weak raw one")
@@ -505,11 +543,17 @@ claim(cs.loc[("partial", "coin-diverse", "near_coin"), "low"] > cs.loc[("r", "co
       "coin-diverse: the coin's partial correlation lies above the exit's raw correlation (disjoint CIs)")
 claim(n_verdict[("coin-at-exit", "near_exit")].get("final goal", 0) >= 0.8 * len(seeds) or not full,
       "the exit is a final goal of the coin-at-exit policy in at least 80% of seeds")
-claim(n_verdict[("coin-diverse", "near_coin")].get("final goal", 0) >= 0.5 * len(seeds) or not full,
-      "the coin is a final goal of the coin-diverse policy in at least half of the seeds")
+div = verdicts[verdicts["scenario"] == "coin-diverse"].pivot(index="seed", columns="feature", values="r")
+claim(bool((div["near_coin"] > div["near_exit"] + 0.2).all()) or not full,
+      "in every coin-diverse seed the coin's correlation with value exceeds the exit's by more than 0.2")
+claim(n_verdict[("coin-diverse", "near_exit")].get("not a goal", 0) == len(seeds) or not full,
+      "the exit is a goal of no coin-diverse network")
+claim(sensitivity.loc[("coin-diverse", "near_coin"), "strong = 0.4"] >= 0.8 * len(seeds) or not full,
+      "with 'strong' at 0.4, the coin is a final goal of at least 80% of coin-diverse networks")
 claim(cs.loc[("score", "coin-at-exit", "near_coin"), "high"] < cs.loc[("score", "coin-diverse", "near_coin"), "low"] or not full,
       "the coin-at-exit network represents the coin's proximity less well than the coin-diverse one (disjoint CIs)")
 claim(random_goals == 0 or not full, "no random twin has a goal")
+claim(random_strong_keys or not full, "random twins' strong correlations all occur in keys-and-chests (as the text says)")
 claim(ks.loc[("partial", "trained", "keys_held"), "low"] > 0 or not full,
       "keys-chests: holding a key keeps a positive partial correlation with value (it is not washed out)")
 claim(ds.loc[("trained", "chests removed"), "low"] > 0 or not full,
