@@ -81,7 +81,7 @@ from misalign.outcomes import FRAMING1_CASES
 from misalign.plotting import action_field, draw_level
 from misalign.ppo import PPOConfig, train_cached
 from misalign.scenarios import get_scenario
-from misalign.stats import mean_ci, summarize
+from misalign.stats import summarize
 from misalign.sweeps import run_sweep
 
 started = time.perf_counter()
