@@ -102,7 +102,8 @@ if seeds is None:
     seeds = list(range(settings["n_seeds"]))
 full = profile == "full"
 JOBS = settings["n_jobs"]
-LR, LR_OVERSIGHT = 1e-3, 3e-3
+LR = 3e-3  # deployment learning rate (at 1e-3 many runs did not halve misbehaviour within 20-40 updates)
+timings = {}
 sns.set_theme(style="whitegrid", context="notebook")
 
 # %% [markdown]
@@ -130,7 +131,6 @@ glue("deploy_envs", cfg.num_envs)
 glue("deploy_steps", cfg.num_steps)
 glue("deploy_grad", cfg.epochs * cfg.minibatches)
 glue("lr", f"{LR:g}")
-glue("lr_oversight", f"{LR_OVERSIGHT:g}")
 glue("n_seeds", len(seeds))
 
 # %% [markdown]
@@ -146,8 +146,10 @@ glue("n_seeds", len(seeds))
 # %%
 variants = [("long, 64 units", settings["long_steps"], 64)] + [
     (f"short, {h} units", settings["short_steps"], h) for h in (32, 64, 128)]
+tic = time.perf_counter()
 robust = run_sweep(robustness_cell, [{"total_steps": s, "hidden": h, "updates": settings["robust_updates"], "lr": LR}
                                      for _, s, h in variants], seeds, n_jobs=JOBS, progress=True)
+timings["1. goal robustness"] = time.perf_counter() - tic
 names = {(s, h): n for n, s, h in variants}
 robust["policy"] = [names[(s, h)] for s, h in zip(robust["total_steps"], robust["hidden"])]
 robust_seed = pd.DataFrame([{"policy": p, "seed": s, **deployment_summary(t)}
@@ -220,14 +222,14 @@ short_seed = robust_seed[robust_seed["policy"] == "short, 64 units"]
 # that penalties teach "I get caught when watched" rather than "the shortcut is bad";
 # the measure of that is the *conditionalization index*,
 # P(shortcut | unobserved) − P(shortcut | observed) {cite}`greenblatt2024alignmentfaking`.
-# A faster learning rate ({glue:text}`lr_oversight`) is used here: at {glue:text}`lr`
-# the shortcut barely moved in our pilot runs, itself a sign of a robust goal.
 
 # %%
+tic = time.perf_counter()
 oversight = run_sweep(oversight_cell, [{"view": v, "updates": settings["oversight_updates"],
-                                        "revive_updates": settings["revive_updates"], "lr": LR_OVERSIGHT,
+                                        "revive_updates": settings["revive_updates"], "lr": LR,
                                         "source_steps": settings["source_steps"]} for v in OVERSIGHT_VIEWS],
                       seeds, n_jobs=JOBS, progress=True)
+timings["2-3. oversight and revival (incl. training the sources)"] = time.perf_counter() - tic
 over_seed = pd.DataFrame([{"view": v, "seed": s, **oversight_summary(t)}
                           for (v, s), t in oversight.groupby(["view", "seed"], sort=False)])
 for col in ("n50", "n50_observed", "n50_unobserved"):  # not halved within the phase: censored at its length
@@ -393,8 +395,10 @@ for view in OVERSIGHT_VIEWS:
 stakes_grid = ([{"num_envs": n, "lr": LR, "updates": settings["stakes_updates"], "total_steps": settings["long_steps"]}
                 for n in (16, 64, 256)]
                + [{"num_envs": 64, "lr": lr, "updates": settings["stakes_updates"], "total_steps": settings["long_steps"]}
-                  for lr in (3e-4, 3e-3)])
+                  for lr in (1e-3, 1e-2)])
+tic = time.perf_counter()
 stakes = run_sweep(stakes_cell, stakes_grid, seeds, n_jobs=JOBS, progress=True)
+timings["4. stakes"] = time.perf_counter() - tic
 K = np.unique(np.round(np.logspace(0, 4, 17)).astype(int))
 phase = []
 for (n, lr), group in stakes.groupby(["num_envs", "lr"]):
@@ -437,7 +441,7 @@ glue("k1_min", min(v[0] for v in p1.values()), tolerance=0.2, fmt=".0%")
 k_safe = {key: float(g["misbehaving_before"].max()) + 1 for key, g in by}
 glue("k_safe_fast", k_safe[(16, LR)], tolerance=50.0, fmt=".0f")
 glue("k_safe_slow", k_safe[(256, LR)], tolerance=400.0, fmt=".0f")
-lr_lo, lr_hi = by.get_group((64, 3e-4)), by.get_group((64, 3e-3))
+lr_lo, lr_hi = by.get_group((64, 1e-3)), by.get_group((64, 1e-2))
 glue("k_lrlo_mis", lr_lo["misbehaving_before"].mean(), tolerance=100.0, fmt=".0f")
 glue("k_lrhi_mis", lr_hi["misbehaving_before"].mean(), tolerance=100.0, fmt=".0f")
 glue("k_lrlo_n50", lr_lo["n50"].fillna(settings["stakes_updates"]).mean(), tolerance=3.0, fmt=".1f")
@@ -467,18 +471,22 @@ glue("k_lrhi_n50", lr_hi["n50"].fillna(settings["stakes_updates"]).mean(), toler
 # level") and nothing for the coin. How fast do they learn to leave the coin behind?
 
 # %%
+tic = time.perf_counter()
 outer = run_sweep(outer_cell, [{"updates": settings["outer_updates"], "lr": LR, "total_steps": settings["outer_steps"]}],
                   seeds, n_jobs=JOBS, progress=True)
+timings["5. online outer failure"] = time.perf_counter() - tic
 outer_seed = pd.DataFrame([{"seed": s, "initial": t["misbehaviour"].iloc[0], "H_initial": t["H"].iloc[0],
                             "final": t.dropna(subset=["misbehaviour"])["misbehaviour"].tail(5).mean(),
                             "H_final": t.dropna(subset=["H"])["H"].tail(5).mean(),
                             "n_half": rises_to(t, 0.5)} for s, t in outer.groupby("seed")])
 fig, ax = plt.subplots(figsize=(8, 3.6))
-sns.lineplot(data=outer.melt(id_vars=["seed", "update"], value_vars=["misbehaviour", "H"], var_name="measure"),
+shown = outer.rename(columns={"misbehaviour": "exit without coin (share)", "H": "H: coin taken (mean)"})
+sns.lineplot(data=shown.melt(id_vars=["seed", "update"], value_vars=["exit without coin (share)", "H: coin taken (mean)"],
+                         var_name="measure"),
              x="update", y="value", hue="measure", errorbar=("ci", 95), ax=ax)
 ax.set(xlabel="deployment updates", ylabel="share / mean per episode", ylim=(0, 1),
        title=f"coin-diverse policies, online reward = exit: mean and 95% CI over {len(seeds)} seeds")
-ax.legend(title="", labels=["exit without coin", "_", "H (coin)"])
+ax.legend(title="")
 fig.tight_layout()
 plt.show()
 
@@ -515,7 +523,7 @@ glue("out_reached", int(outer_seed["n_half"].notna().sum()))
 # only), deployment runs are 15–40 updates, and the stakes runs stop three updates after
 # N50.
 
-# %% tags=["remove-cell"]
+# %% tags=["remove-input"]
 n_new = len(seeds) * (3 + 1)  # three short coin-at-exit variants and the never-watched supervisor source
 n_upd = int(len(robust) + len(oversight.dropna(subset=["episodes"])) + stakes["n50"].fillna(
     settings["stakes_updates"]).add(3).sum() + len(outer))
@@ -523,6 +531,7 @@ glue("n_new_policies", n_new)
 glue("n_updates", f"{n_upd:,}")
 elapsed = time.perf_counter() - started
 glue("elapsed", f"{elapsed:.0f}")
+pd.DataFrame({"seconds": timings}).round(0)
 
 # %% [markdown]
 # This page executed in {glue:text}`elapsed` seconds in the run that produced it (with
