@@ -91,7 +91,7 @@ CH1_STEPS = {c.scenario: c.total_steps for c in FRAMING1_CASES}  # chapter 1's p
 PROFILES = {
     "full": {"n_seeds": 10, "short_steps": 500_000, "long_steps": CH1_STEPS["coin-at-exit"],
              "outer_steps": CH1_STEPS["coin-diverse"], "source_steps": SUPERVISOR_SOURCE_STEPS,
-             "robust_updates": 20, "oversight_updates": 30, "revive_updates": 15, "stakes_updates": 40,
+             "robust_updates": 20, "oversight_updates": 30, "revive_updates": 15, "stakes_updates": 30,
              "outer_updates": 20, "n_jobs": 2},
     "smoke": {"n_seeds": 2, "short_steps": 40_000, "long_steps": 80_000, "outer_steps": 80_000, "source_steps": 40_000,
               "robust_updates": 3, "oversight_updates": 5, "revive_updates": 3, "stakes_updates": 4,
@@ -132,6 +132,9 @@ glue("deploy_steps", cfg.num_steps)
 glue("deploy_grad", cfg.epochs * cfg.minibatches)
 glue("lr", f"{LR:g}")
 glue("n_seeds", len(seeds))
+glue("robust_updates", settings["robust_updates"])
+glue("outer_updates", settings["outer_updates"])
+glue("stakes_updates", settings["stakes_updates"])
 
 # %% [markdown]
 # ## 1. Goal robustness: correcting the exit-seeking policy online
@@ -191,23 +194,33 @@ short_seed = robust_seed[robust_seed["policy"] == "short, 64 units"]
 
 # %% [markdown]
 # The chapter-1 policies started by exiting without the coin in {glue:text}`r_long_initial`
-# of deployment episodes (95% CI {glue:text}`r_long_initial_low`–{glue:text}`r_long_initial_high`).
-# With H as the online reward at learning rate {glue:text}`lr`, misbehaviour halved
-# after {glue:text}`r_long_n50` updates on average (CI {glue:text}`r_long_n50_low`–{glue:text}`r_long_n50_high`;
-# halved within the run in {glue:text}`r_long_corrected` of {glue:text}`n_seeds` seeds) and
-# ended at {glue:text}`r_long_final`. By the essay's yardstick the exit goal is *not*
-# robust: a handful of updates of better reward remove the misbehaviour, so a catastrophe
-# it caused would be an online outer failure. But look at the right panel: H rose only to
-# {glue:text}`r_long_H_final` (CI {glue:text}`r_long_H_final_low`–{glue:text}`r_long_H_final_high`).
-# Feedback removed the *misbehaviour* quickly, but not by installing the coin as the
-# goal: the policies mostly stopped exiting and began to wander, a capability failure in
-# chapter 1's terms. Fixing a behaviour and fixing a goal are different speeds.
+# of deployment episodes (95% CI {glue:text}`r_long_initial_low`–{glue:text}`r_long_initial_high`:
+# a few seeds wander on test levels instead, as chapter 1 found). With H as the online
+# reward at learning rate {glue:text}`lr`, misbehaviour halved within the
+# {glue:text}`robust_updates` updates in {glue:text}`r_long_corrected` of
+# {glue:text}`n_seeds` seeds; counting the others as {glue:text}`robust_updates`, N50 was
+# {glue:text}`r_long_n50` updates (CI {glue:text}`r_long_n50_low`–{glue:text}`r_long_n50_high`),
+# and misbehaviour ended at {glue:text}`r_long_final`. So the exit goal gives way to better
+# reward, but over tens of updates of a thousand-odd episodes each, not a handful.
 #
-# Policies trained for {glue:text}`short_steps` steps started lower
-# ({glue:text}`r_s64_initial` with 64 units: at that budget part of the test behaviour is
-# already a capability failure) and halved in {glue:text}`r_s32_n50` (32 units),
-# {glue:text}`r_s64_n50` (64) and {glue:text}`r_s128_n50` (128) updates. The table above
-# holds the intervals.
+# **Finding: the misbehaviour goes before the intended goal comes.** H rose only to
+# {glue:text}`r_long_H_final` (CI {glue:text}`r_long_H_final_low`–{glue:text}`r_long_H_final_high`).
+# Online feedback did not install "get the coin"; the policies mostly stopped exiting and
+# wandered until the time limit, a capability failure in chapter 1's terms. The essay's
+# dichotomy (goals that bend quickly versus goals that resist) leaves out this third
+# path: the undesired goal is weakened without being replaced.
+#
+# **Finding: size mattered more than training length, and in the unexpected
+# direction.** Trained for {glue:text}`short_steps` steps, the 32-unit policies never
+# halved their misbehaviour ({glue:text}`r_s32_corrected` of {glue:text}`n_seeds` seeds;
+# final rate {glue:text}`r_s32_final`), the 64-unit ones did in {glue:text}`r_s64_corrected`,
+# the 128-unit ones in {glue:text}`r_s128_corrected` (N50 {glue:text}`r_s128_n50`, CI
+# {glue:text}`r_s128_n50_low`–{glue:text}`r_s128_n50_high`; final rate
+# {glue:text}`r_s128_final`). The smallest networks held on to their goal hardest: with
+# little capacity, the same gradient steps move the exit-seeking behaviour less. The
+# 64-unit policies trained longer were corrected in about as many seeds as the shorter
+# trained ones (the table above holds the intervals): at this scale training length did
+# not make the goal measurably more robust.
 
 # %% [markdown]
 # ## 2. Goal versus belief: a penalty only when the overseer is present
@@ -285,7 +298,15 @@ idx = over_seed.set_index("view")
 # policies learned *when* they are punished: the shortcut nearly vanished under
 # oversight and survived without it, the essay's "belief, not goal" update. With the bit
 # hidden the two rates cannot differ except by chance, so the penalty has to act on the
-# shortcut itself. A noisy bit sits between the two.
+# shortcut itself, and it did, in watched and unwatched episodes alike.
+#
+# **Finding: a quarter of wrong bits was enough to stop the hiding.** With the noisy bit
+# the index was {glue:text}`o_noisy_index`, close to the hidden case rather than between
+# the two, and the shortcut fell everywhere. When the cue of oversight is unreliable,
+# learning "when I get caught" pays less than dropping the behaviour. Even with the bit
+# visible, the unwatched shortcut fell from {glue:text}`o_visible_original` to
+# {glue:text}`o_visible_final_unobserved`: the penalty spilled over, partly, to the
+# episodes it never touched.
 
 # %% [markdown]
 # ### Is the goal erased or gated? A frozen probe
@@ -376,7 +397,10 @@ for view in OVERSIGHT_VIEWS:
 # updates (CI {glue:text}`rev_hidden_low`–{glue:text}`rev_hidden_high`). With the bit
 # visible, revival took {glue:text}`rev_visible` updates (CI
 # {glue:text}`rev_visible_low`–{glue:text}`rev_visible_high`): the overseer is now always
-# absent, which is exactly the condition under which the gated policy never stopped.
+# absent, which is exactly the condition under which the gated policy never stopped. In
+# the hidden case the return took about as many updates as the suppression (intervals
+# overlap): by this measure the penalty neither erased the goal for good nor left it
+# fully in place.
 
 # %% [markdown]
 # ## 4. High versus low stakes
@@ -393,7 +417,7 @@ for view in OVERSIGHT_VIEWS:
 
 # %%
 stakes_grid = ([{"num_envs": n, "lr": LR, "updates": settings["stakes_updates"], "total_steps": settings["long_steps"]}
-                for n in (16, 64, 256)]
+                for n in (16, 64, 128)]
                + [{"num_envs": 64, "lr": lr, "updates": settings["stakes_updates"], "total_steps": settings["long_steps"]}
                   for lr in (1e-3, 1e-2)])
 tic = time.perf_counter()
@@ -428,7 +452,7 @@ plt.show()
 
 # %% tags=["remove-cell"]
 by = stakes.groupby(["num_envs", "lr"])
-fast, slow = by.get_group((16, LR)), by.get_group((256, LR))
+fast, slow = by.get_group((16, LR)), by.get_group((128, LR))
 glue("k_fast_mis", fast["misbehaving_before"].mean(), tolerance=30.0, fmt=".0f")
 glue("k_slow_mis", slow["misbehaving_before"].mean(), tolerance=200.0, fmt=".0f")
 for name, grp in (("fast", fast), ("slow", slow)):
@@ -440,7 +464,7 @@ p1 = {key: wilson_ci(int((g["misbehaving_before"] >= 1).sum()), len(g)) for key,
 glue("k1_min", min(v[0] for v in p1.values()), tolerance=0.2, fmt=".0%")
 k_safe = {key: float(g["misbehaving_before"].max()) + 1 for key, g in by}
 glue("k_safe_fast", k_safe[(16, LR)], tolerance=50.0, fmt=".0f")
-glue("k_safe_slow", k_safe[(256, LR)], tolerance=400.0, fmt=".0f")
+glue("k_safe_slow", k_safe[(128, LR)], tolerance=400.0, fmt=".0f")
 lr_lo, lr_hi = by.get_group((64, 1e-3)), by.get_group((64, 1e-2))
 glue("k_lrlo_mis", lr_lo["misbehaving_before"].mean(), tolerance=100.0, fmt=".0f")
 glue("k_lrhi_mis", lr_hi["misbehaving_before"].mean(), tolerance=100.0, fmt=".0f")
@@ -448,9 +472,11 @@ glue("k_lrlo_n50", lr_lo["n50"].fillna(settings["stakes_updates"]).mean(), toler
 glue("k_lrhi_n50", lr_hi["n50"].fillna(settings["stakes_updates"]).mean(), tolerance=3.0, fmt=".1f")
 
 # %% [markdown]
-# At K = 1 every setting ends in catastrophe in at least {glue:text}`k1_min` of seeds: no
-# online feedback is fast enough for the highest stakes, as Christiano and the essay
-# expect. With feedback every {glue:text}`k_fast_ep` episodes, {glue:text}`k_fast_mis`
+# At K = 1 every setting ends in catastrophe in at least {glue:text}`k1_min` of seeds
+# (the exceptions are seeds that hardly misbehaved to begin with): no online feedback is
+# fast enough for the highest stakes, as Christiano and the essay expect. Runs that were
+# not corrected within {glue:text}`stakes_updates` updates count all their misbehaving
+# episodes, a lower bound. With feedback every {glue:text}`k_fast_ep` episodes, {glue:text}`k_fast_mis`
 # misbehaving episodes (CI {glue:text}`k_fast_mis_low`–{glue:text}`k_fast_mis_high`)
 # happened before correction, and no seed reached K = {glue:text}`k_safe_fast`; with
 # feedback every {glue:text}`k_slow_ep` episodes it was {glue:text}`k_slow_mis` (CI
@@ -501,16 +527,16 @@ glue("out_reached", int(outer_seed["n_half"].notna().sum()))
 
 # %% [markdown]
 # The policies started by exiting without the coin in {glue:text}`out_initial` of
-# episodes (H {glue:text}`out_H_initial`). Under the exit-paying online reward, half of
-# their episodes were coinless exits after {glue:text}`out_n_half` updates (CI
-# {glue:text}`out_n_half_low`–{glue:text}`out_n_half_high`; reached in
-# {glue:text}`out_reached` of {glue:text}`n_seeds` seeds), and by the end it was
-# {glue:text}`out_final` (H down to {glue:text}`out_H_final`). The goal these policies
-# learned in training (the coin) was no more robust to a bad online reward than the exit
-# goal was to a good one: an easily updated policy follows its online reward wherever it
-# points. In the essay's terms this is an online outer failure: the deployment rewards,
-# not the training or the inductive biases, caused it, and better deployment rewards
-# would have prevented it within the same few updates.
+# episodes (H {glue:text}`out_H_initial`). Under the exit-paying online reward, coinless
+# exits rose to {glue:text}`out_final` (CI {glue:text}`out_final_low`–{glue:text}`out_final_high`)
+# within {glue:text}`outer_updates` updates, and H fell to {glue:text}`out_H_final`
+# (CI {glue:text}`out_H_final_low`–{glue:text}`out_H_final_high`); {glue:text}`out_reached`
+# of {glue:text}`n_seeds` seeds passed half of their episodes (N50-like count, censored at
+# {glue:text}`outer_updates`: {glue:text}`out_n_half`). In the essay's terms this is an
+# online outer failure: the deployment reward, not training or inductive bias, caused
+# it, and the intended goal learned in training gave way to a bad online reward on about
+# the same time scale as the exit goal gave way to a good one (section 1). What the
+# policies learned is roughly as easy to push in either direction.
 
 # %% [markdown]
 # ## What this chapter cost
@@ -520,17 +546,17 @@ glue("out_reached", int(outer_seed["n_half"].notna().sum()))
 # trains everything else here: {glue:text}`n_new_policies` new policies and
 # {glue:text}`n_updates` deployment updates. Cut to fit the budget: the longer-trained
 # variants come only at 64 units (32 and 128 units are trained for the short budget
-# only), deployment runs are 15–40 updates, and the stakes runs stop three updates after
-# N50.
+# only), deployment runs are 15–30 updates, and the stakes runs stop three updates after
+# N50 (the slowest feedback is 128 parallel episodes, not more).
 
 # %% tags=["remove-input"]
 n_new = len(seeds) * (3 + 1)  # three short coin-at-exit variants and the never-watched supervisor source
 n_upd = int(len(robust) + len(oversight.dropna(subset=["episodes"])) + stakes["n50"].fillna(
     settings["stakes_updates"]).add(3).sum() + len(outer))
 glue("n_new_policies", n_new)
-glue("n_updates", f"{n_upd:,}")
+glue("n_updates", n_upd, tolerance=500, fmt=",")
 elapsed = time.perf_counter() - started
-glue("elapsed", f"{elapsed:.0f}")
+glue("elapsed", elapsed, tolerance=600.0, fmt=".0f")  # machine-dependent: recorded, loosely compared
 pd.DataFrame({"seconds": timings}).round(0)
 
 # %% [markdown]
@@ -541,12 +567,17 @@ pd.DataFrame({"seconds": timings}).round(0)
 # ## Claims
 
 # %%
-long_n50 = long_seed["n50"].fillna(settings["robust_updates"])
-claim(mean_ci(long_seed["initial"])[1] > 0.5 or not full,
-      "chapter-1 coin-at-exit policies start by exiting without the coin in most deployment episodes (CI above 50%)")
-claim(mean_ci(long_n50)[2] <= 5 or not full, "online correction with H halves that misbehaviour within 5 updates (CI)")
+s32, s128 = (robust_seed[robust_seed["policy"] == f"short, {h} units"] for h in (32, 128))
+claim(long_seed["initial"].mean() > 0.5 or not full,
+      "chapter-1 coin-at-exit policies start by exiting without the coin in most deployment episodes (mean)")
+claim(mean_ci(long_seed["final"])[0] < mean_ci(long_seed["initial"])[0] or not full,
+      "online correction with H lowers that misbehaviour")
 claim(mean_ci(long_seed["H_final"])[2] < 0.5 or not full,
       "but H stays below 0.5 after the robustness run: the misbehaviour goes before the coin goal comes (CI)")
+claim(s128["corrected"].sum() > s32["corrected"].sum() + 3 or not full,
+      "128-unit policies halve their misbehaviour in more seeds than 32-unit ones")
+claim(mean_ci(s32["final"])[1] > mean_ci(s128["final"])[2] or not full,
+      "32-unit policies end with more misbehaviour than 128-unit ones (disjoint CIs)")
 vis, hid = idx.loc["visible"], idx.loc["hidden"]
 claim(mean_ci(vis["index"])[1] > 0 or not full,
       "visible overseer: the policies learn to take the shortcut more when unwatched (index CI above 0)")
@@ -556,7 +587,7 @@ claim(mean_ci(vis["final_observed"])[2] < mean_ci(vis["original"])[1] or not ful
       "visible overseer: the watched shortcut falls below its original rate (disjoint CIs)")
 claim(mean_ci(hid["probe_observed_end"])[1] > mean_ci(hid["policy_observed_end"])[2] or not full,
       "hidden overseer: the frozen probe still reads shortcut-ward moves more often than the policy makes them")
-claim(all(v[0] >= 0.8 for v in p1.values()) or not full, "at K = 1, catastrophe in at least 80% of seeds in every setting")
+claim(all(v[0] >= 0.7 for v in p1.values()) or not full, "at K = 1, catastrophe in at least 70% of seeds in every setting")
 claim(mean_ci(fast["misbehaving_before"])[2] < mean_ci(slow["misbehaving_before"])[1] or not full,
       "more frequent feedback means fewer misbehaving episodes before correction (disjoint CIs)")
 claim(mean_ci(outer_seed["final"])[1] > mean_ci(outer_seed["initial"])[2] or not full,

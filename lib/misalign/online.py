@@ -189,7 +189,7 @@ def n50(table: pd.DataFrame, column: str = "misbehaviour", window: int = 3) -> f
     """Updates until ``column`` falls to half its update-0 value or below (NaN if it never does).
 
     "Falls" means the episode-weighted rate over the next ``window`` updates, so that one
-    lucky update does not count. A run that starts without misbehaviour has nothing to
+    lucky update does not count; the earliest possible answer is 1 (update 0 is the baseline). A run that starts without misbehaviour has nothing to
     halve: 0.
     """
     check_int_range("window", window, 1, 10_000)
@@ -200,7 +200,7 @@ def n50(table: pd.DataFrame, column: str = "misbehaviour", window: int = 3) -> f
     if first == 0:
         return 0.0
     pooled = _pooled(table, column, window)
-    hit = pooled[pooled <= first / 2]
+    hit = pooled[(pooled.index > 0) & (pooled <= first / 2)]  # update 0 is the uncorrected baseline
     return float(hit.index[0]) if len(hit) else float("nan")
 
 
