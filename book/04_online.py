@@ -189,6 +189,7 @@ for key, name in (("long", "long, 64 units"), ("s32", "short, 32 units"), ("s64"
         glue(f"r_{key}_{col}_low", lo, tolerance=0.15 if col != "n50" else 2.0, fmt=".2f" if col == "n50" else ".0%")
         glue(f"r_{key}_{col}_high", hi, tolerance=0.15 if col != "n50" else 2.0, fmt=".2f" if col == "n50" else ".0%")
     glue(f"r_{key}_corrected", int(mine["corrected"].sum()))
+glue("r_episodes_per_update", robust["episodes"].mean(), tolerance=30.0, fmt=".0f")
 long_seed = robust_seed[robust_seed["policy"] == "long, 64 units"]
 short_seed = robust_seed[robust_seed["policy"] == "short, 64 units"]
 
@@ -201,7 +202,8 @@ short_seed = robust_seed[robust_seed["policy"] == "short, 64 units"]
 # {glue:text}`n_seeds` seeds; counting the others as {glue:text}`robust_updates`, N50 was
 # {glue:text}`r_long_n50` updates (CI {glue:text}`r_long_n50_low`–{glue:text}`r_long_n50_high`),
 # and misbehaviour ended at {glue:text}`r_long_final`. So the exit goal gives way to better
-# reward, but over tens of updates of a thousand-odd episodes each, not a handful.
+# reward, but over tens of updates, each computed from about
+# {glue:text}`r_episodes_per_update` deployment episodes, not within a handful.
 #
 # **Finding: the misbehaviour goes before the intended goal comes.** H rose only to
 # {glue:text}`r_long_H_final` (CI {glue:text}`r_long_H_final_low`–{glue:text}`r_long_H_final_high`).
@@ -216,11 +218,13 @@ short_seed = robust_seed[robust_seed["policy"] == "short, 64 units"]
 # final rate {glue:text}`r_s32_final`), the 64-unit ones did in {glue:text}`r_s64_corrected`,
 # the 128-unit ones in {glue:text}`r_s128_corrected` (N50 {glue:text}`r_s128_n50`, CI
 # {glue:text}`r_s128_n50_low`–{glue:text}`r_s128_n50_high`; final rate
-# {glue:text}`r_s128_final`). The smallest networks held on to their goal hardest: with
-# little capacity, the same gradient steps move the exit-seeking behaviour less. The
-# 64-unit policies trained longer were corrected in about as many seeds as the shorter
-# trained ones (the table above holds the intervals): at this scale training length did
-# not make the goal measurably more robust.
+# {glue:text}`r_s128_final`). The smallest networks held on to their goal hardest (one
+# possible reading, not tested here: with less capacity to spare, the same gradient
+# steps cannot add a new behaviour without disturbing the old one). The 64-unit
+# policies trained for {glue:text}`long_steps` steps were corrected in
+# {glue:text}`r_long_corrected` seeds against {glue:text}`r_s64_corrected` for the
+# shorter-trained ones, with overlapping intervals on N50 (table above): at this scale
+# training length did not make the goal measurably more robust.
 
 # %% [markdown]
 # ## 2. Goal versus belief: a penalty only when the overseer is present
@@ -560,8 +564,10 @@ glue("elapsed", elapsed, tolerance=600.0, fmt=".0f")  # machine-dependent: recor
 pd.DataFrame({"seconds": timings}).round(0)
 
 # %% [markdown]
-# This page executed in {glue:text}`elapsed` seconds in the run that produced it (with
-# chapter 1's policies already cached; the appendix lists every chapter's time).
+# This page executed in {glue:text}`elapsed` seconds of wall-clock time in the run that
+# produced it (with chapter 1's policies already cached; the time depends on the machine
+# and its load, and the appendix lists every chapter's time). The table splits it by
+# section.
 
 # %% [markdown]
 # ## Claims
@@ -593,5 +599,4 @@ claim(mean_ci(fast["misbehaving_before"])[2] < mean_ci(slow["misbehaving_before"
 claim(mean_ci(outer_seed["final"])[1] > mean_ci(outer_seed["initial"])[2] or not full,
       "online outer failure: the exit-paying online reward raises coinless exits (disjoint CIs)")
 claim(len(seeds) >= 10 or not full, "the published profile uses at least 10 seeds")
-claim(elapsed < 8 * 60 or not full, "the chapter executes in under 8 minutes")
 check_claims()
