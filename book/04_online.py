@@ -333,8 +333,10 @@ probed["readout"] = probed["readout"].map({"probe_observed": "frozen probe on hi
 g = sns.relplot(data=probed, x="update", y="shortcut-ward", hue="readout", col="view", kind="line",
                 errorbar=("ci", 95), height=3.3, aspect=1.15, col_order=list(OVERSIGHT_VIEWS), marker="o")
 g.set_axis_labels("deployment updates", "share of probe states: shortcut-ward")
-g.set_titles("overseer bit {col_name} (states shown watched)")
+g.set_titles("overseer bit {col_name}")
 g.set(ylim=(0, 1.05))
+g.figure.suptitle("Probe states shown as watched: the original goal read from the hidden layer, and the policy's "
+                  f"own move (mean and 95% CI over {len(seeds)} seeds)", y=1.04)
 plt.show()
 
 # %% [markdown]
