@@ -105,6 +105,7 @@ class GridWorld:
         self.held = np.zeros(n, dtype=np.int64)
         self.tampered = np.zeros(n, dtype=bool)
         self.overseen = np.zeros(n, dtype=bool)
+        self.flip = np.zeros(n, dtype=bool)  # the shown overseer bit is wrong this episode (overseer_noise > 0)
         self.done = np.zeros(n, dtype=bool)
         self.totals = {k: np.zeros(n, dtype=np.float32) for k in ("reward", "R", "H")}
         self.counts = np.zeros((n, len(COUNTED)), dtype=np.int64)
@@ -157,7 +158,7 @@ class GridWorld:
                 ok = (cell >= 0) & ~self.chest_open[rows, c]
                 obs[ar[ok], self._ch["chest"], cell[ok]] = 1.0
         if "overseer" in self._ch and self.scenario.overseer == "visible":
-            obs[:, self._ch["overseer"]] = self.overseen[rows, None]
+            obs[:, self._ch["overseer"]] = (self.overseen[rows] ^ self.flip[rows])[:, None]
         if self.scenario.observation == "ego":
             obs = self._crop(obs, rows)
         return obs.reshape(m, -1)
@@ -189,6 +190,8 @@ class GridWorld:
         self.level[rows] = self.rng.integers(len(self.bank), size=m) if levels is None else levels
         overseen = self.rng.random(m) < self.scenario.p_overseer
         self.overseen[rows] = overseen
+        if self.scenario.overseer_noise > 0:  # drawn only then, so noiseless scenarios keep their random stream
+            self.flip[rows] = self.rng.random(m) < self.scenario.overseer_noise
         self.pos[rows] = self.bank.agent[self.level[rows]]
         self.t[rows] = 0
         self.coin_taken[rows] = False

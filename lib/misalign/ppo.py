@@ -18,7 +18,7 @@ from pathlib import Path
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -95,7 +95,8 @@ def torch_threads(n: int) -> Iterator[None]:
 
 def train(scenario: Scenario | str, config: PPOConfig = PPOConfig(), seed: int = 0, *, progress: bool = False,
           checkpoint_every: int | None = None, init: ActorCritic | None = None,
-          env: GridWorld | None = None) -> TrainResult:
+          env: GridWorld | None = None,
+          callback: Callable[[dict[str, Any]], bool | None] | None = None) -> TrainResult:
     """Train a fresh actor-critic (or continue ``init``) on the scenario's training split.
 
     Deterministic given ``seed``: it seeds torch and the environment. ``checkpoint_every``
@@ -103,15 +104,20 @@ def train(scenario: Scenario | str, config: PPOConfig = PPOConfig(), seed: int =
     ``env`` replaces the default training world (``config.num_envs`` episodes of the
     scenario's training split): chapter 2 passes worlds with edited level banks or
     corrected rewards, so experiments can change the training data without a new loop.
+    ``callback``, if given, is called after every update with ``update``, ``steps``, the
+    network ``net`` and ``episodes`` (the records of the episodes that finished during that
+    update's rollout, one array per field); returning True stops training (online
+    deployment measures behaviour update by update this way).
     """
     scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
     check_int_range("seed", seed, 0, 2**63 - 1)
     with torch_threads(config.threads):
-        return _train(scenario, config, seed, progress, checkpoint_every, init, env)
+        return _train(scenario, config, seed, progress, checkpoint_every, init, env, callback)
 
 
 def _train(scenario: Scenario, cfg: PPOConfig, seed: int, progress: bool, checkpoint_every: int | None,
-           init: ActorCritic | None, env: GridWorld | None = None) -> TrainResult:
+           init: ActorCritic | None, env: GridWorld | None = None,
+           callback: Callable[[dict[str, Any]], bool | None] | None = None) -> TrainResult:
     torch.manual_seed(seed)
     if env is None:
         env = GridWorld(scenario, "train", cfg.num_envs, seed=seed, level_seed=cfg.level_seed, n_levels=cfg.n_levels)
@@ -135,6 +141,7 @@ def _train(scenario: Scenario, cfg: PPOConfig, seed: int, progress: bool, checkp
     steps = 0
     bar = tqdm(total=n_updates * batch, disable=not progress, unit="step", desc=f"PPO {scenario.name} seed {seed}")
     for update in range(n_updates):
+        finished: list[dict[str, np.ndarray]] = []
         if cfg.anneal_lr:
             opt.param_groups[0]["lr"] = cfg.lr * (1.0 - update / n_updates)
         with torch.no_grad():
@@ -151,6 +158,8 @@ def _train(scenario: Scenario, cfg: PPOConfig, seed: int, progress: bool, checkp
                     ep, mask = res.info["episode"], res.info["_episode"]
                     for k in recent:
                         recent[k].extend(ep[k][mask].tolist())
+                    if callback is not None:
+                        finished.append({k: v[mask] for k, v in ep.items()})
             _, next_value = net(obs)
             adv = torch.zeros((T, N))
             last = torch.zeros(N)
@@ -193,6 +202,10 @@ def _train(scenario: Scenario, cfg: PPOConfig, seed: int, progress: bool, checkp
         if (cfg.stop_at_return is not None and len(recent["reward"]) >= cfg.stop_window
                 and row["mean_reward"] >= cfg.stop_at_return):
             break
+        if callback is not None:
+            episodes = {k: np.concatenate([f[k] for f in finished]) for k in finished[0]} if finished else {}
+            if callback({"update": update + 1, "steps": steps, "net": net, "episodes": episodes}):
+                break
     bar.close()
     net.eval()
     return TrainResult(net, pd.DataFrame(rows), steps, time.perf_counter() - start, checkpoints)

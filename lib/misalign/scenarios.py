@@ -10,6 +10,8 @@ hidden performance function). Two quirks are modelled explicitly:
   (what the learner receives) gains this much every step, while R itself is unchanged.
 * ``shortcut_seen``: the penalty for the shortcut tile that R charges only while the
   overseer is present; H always charges ``preference.shortcut``.
+* ``overseer_noise``: the probability that the overseer bit shown to the agent is wrong
+  for an episode (a noisy view of oversight; 0 shows the truth, when visible).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class Scenario:
     shortcut_seen: float = 0.0
     p_overseer: float = 0.0
     overseer: str = "visible"
+    overseer_noise: float = 0.0
     observation: str = "grid"
     ego_radius: int = 3
     expected: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
@@ -70,6 +73,7 @@ class Scenario:
         check_int_range("max_steps", self.max_steps, 1, 10_000)
         check_probability("p_overseer", self.p_overseer)
         check_choice("overseer", self.overseer, OVERSEER_MODES)
+        check_probability("overseer_noise", self.overseer_noise)
         check_choice("observation", self.observation, OBSERVATIONS)
         check_int_range("ego_radius", self.ego_radius, 1, 15)
         if self.train.size != self.test.size:
