@@ -472,7 +472,7 @@ glue("abl_exit_max", exit_by_variant.max(), tolerance=0.15, fmt=".0%")
 glue("abl_aligned_max", ab.xs("aligned", level="outcome")["share"].max(), tolerance=0.15, fmt=".0%")
 glue("abl_train_min", abl_table["train_success"].min(), tolerance=0.1, fmt=".0%")
 cnn_speed = abl_table.loc[cnns, "train_seconds"].mean() / abl_table.loc["mlp (full grid)", "train_seconds"]
-glue("cnn_slowdown", f"{cnn_speed:.0f}")
+glue("cnn_slowdown", cnn_speed, tolerance=50.0, fmt=".0f")  # a wall-time ratio: informative, machine-dependent
 
 # %% [markdown]
 # **What the ablation shows.** Across the four learners, between
