@@ -240,8 +240,8 @@ glue("tampering_R", mean_r.loc["tampering", "R"], tolerance=0.1, fmt=".2f")
 # cell in front of the exit door, so "get the coin" and "go to the exit" earn the same
 # reward. On test levels the coin is anywhere, and {glue:text}`coin_at_exit_share` of
 # episodes (95% CI {glue:text}`coin_at_exit_low`–{glue:text}`coin_at_exit_high`) are
-# competent walks to the exit that leave the coin behind: low R, low H. The revealed
-# goal of {glue:text}`inner_exit_goal` of these episodes is the exit. This is the
+# competent walks to the exit that leave the coin behind: low R, low H. Counting every
+# test episode, the revealed goal is the exit in {glue:text}`inner_exit_goal`. This is the
 # CoinRun result of {cite}`langosco2022goal`. It is also the least stable result on this
 # page: the policy of {glue:text}`inner_seeds` of the {glue:text}`n_seeds` seeds walks to
 # the exit, while {glue:text}`inner_collapsed_seeds` seeds' policies fall apart on test
