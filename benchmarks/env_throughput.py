@@ -14,7 +14,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
-
 from misalign.gridworld import GridWorld  # noqa: E402
 
 
@@ -64,9 +63,11 @@ def main() -> None:
     best_n = max(results, key=results.get)
     best_mg = max(mg, key=mg.get)
     ratio = results[best_n] / mg[best_mg]
-    print(f"RESULT ours_steps_per_s={results[best_n]:.0f} ours_best_num_envs={best_n} "
-          + " ".join(f"ours_{n}={v:.0f}" for n, v in results.items())
-          + f" minigrid_steps_per_s={mg[best_mg]:.0f} minigrid_num_envs={best_mg} ratio={ratio:.0f}")
+    print(
+        f"RESULT ours_steps_per_s={results[best_n]:.0f} ours_best_num_envs={best_n} "
+        + " ".join(f"ours_{n}={v:.0f}" for n, v in results.items())
+        + f" minigrid_steps_per_s={mg[best_mg]:.0f} minigrid_num_envs={best_mg} ratio={ratio:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Is goal misgeneralization real in our gridworld, across seeds?
 
 Trains coin-at-exit and coin-diverse (alpha = 0.25) policies with chapter 1's budgets
-(each until its training reward is high) over 10 seeds, plays each on 500 coin-anywhere test levels and prints the share of
-episodes in each outcome (coin / exit without coin / neither) with 95% t-intervals
+(each until its training reward is high) over 10 seeds, plays each on 500 coin-anywhere
+test levels and prints the share of episodes in each outcome (coin / exit without coin / neither) with 95% t-intervals
 over seeds. Cached: a rerun reuses finished trainings.
 
     python benchmarks/phenomenon.py [--seeds 10] [--jobs 2]
@@ -13,9 +13,8 @@ from __future__ import annotations
 import argparse
 
 import pandas as pd
-
-from misalign.outcomes import FRAMING1_CASES
-from misalign.rollouts import COIN_OUTCOMES, train_and_test
+from misalign.experiments.behavioural import FRAMING1_CASES
+from misalign.rollouts import train_and_test
 from misalign.stats import summarize
 from misalign.sweeps import run_sweep
 
@@ -23,16 +22,14 @@ CASES = [c for c in FRAMING1_CASES if c.scenario in ("coin-at-exit", "coin-diver
 
 
 def phenomenon_table(seeds: int = 10, jobs: int = 2, progress: bool = False) -> pd.DataFrame:
-    """Per-seed outcome shares for both scenarios (one row per scenario and seed)."""
+    """Per-seed outcome shares for both scenarios (one row per scenario, seed, split and outcome)."""
     grid = [{"scenario": c.scenario, "total_steps": c.total_steps, **dict(c.overrides)} for c in CASES]
     return run_sweep(train_and_test, grid, seeds, n_jobs=jobs, progress=progress)
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
-    long = table.melt(id_vars=["scenario", "seed"], value_vars=[f"test_{o}" for o in COIN_OUTCOMES],
-                      var_name="outcome", value_name="share")
-    long["outcome"] = long["outcome"].str.removeprefix("test_")
-    return summarize(long, "share", ["scenario", "outcome"], bounds=(0.0, 1.0))
+    test = table[table["split"] == "test"]
+    return summarize(test, "share", ["scenario", "outcome"], bounds=(0.0, 1.0))
 
 
 def main() -> None:
@@ -49,8 +46,12 @@ def main() -> None:
     pick = {(r.scenario, r.outcome): r for r in s.itertuples()}
     misgen = pick[("coin-at-exit", "exit without coin")]
     aligned = pick[("coin-diverse", "coin")]
-    print(f"RESULT seeds={args.seeds} coin_at_exit_exit_without_coin={misgen.mean:.3f} "
-          f"ci=[{misgen.low:.3f},{misgen.high:.3f}] coin_diverse_coin={aligned.mean:.3f} ci=[{aligned.low:.3f},{aligned.high:.3f}]")
+    print(
+        f"RESULT seeds={args.seeds} "
+        f"coin_at_exit_exit_without_coin={misgen.mean:.3f} "
+        f"ci=[{misgen.low:.3f},{misgen.high:.3f}] coin_diverse_coin={aligned.mean:.3f} "
+        f"ci=[{aligned.low:.3f},{aligned.high:.3f}]"
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
 from misalign.envs import GridEnv, sb3_vec_env  # noqa: E402
 from misalign.ppo import PPOConfig, train  # noqa: E402
 from misalign.rollouts import rollout  # noqa: E402
@@ -83,8 +82,9 @@ def sb3_run(kind: str, seed: int, cap: float, eval_every: int) -> tuple[float | 
         model = PPO("MlpPolicy", venv, n_steps=128, batch_size=64, seed=seed, device="cpu")
     else:
         venv = sb3_vec_env(SCENARIO, num_envs=256, seed=seed)
-        model = PPO("MlpPolicy", venv, n_steps=32, batch_size=4096, n_epochs=2, learning_rate=2.5e-3, seed=seed,
-                    device="cpu")
+        model = PPO(
+            "MlpPolicy", venv, n_steps=32, batch_size=4096, n_epochs=2, learning_rate=2.5e-3, seed=seed, device="cpu"
+        )
     cb = StopAtSuccess()
     cb.t0 = start
     model.learn(50_000_000, callback=cb)
@@ -116,20 +116,27 @@ def main() -> None:
     ours_s = float(np.median(times))
     print(f"(a) ours median over {args.seeds} seeds: {ours_s:.1f} s")
     new_s, new_rate, new_steps = sb3_run("newcomer", 0, args.cap, args.eval_every)
-    print(f"(b) SB3 newcomer (DummyVecEnv 8 x GridEnv, n_steps 128, batch 64): {fmt(new_s, args.cap)} s, "
-          f"{new_steps:,} steps, last success {new_rate:.3f}")
+    print(
+        f"(b) SB3 newcomer (DummyVecEnv 8 x GridEnv, n_steps 128, batch 64): {fmt(new_s, args.cap)} s, "
+        f"{new_steps:,} steps, last success {new_rate:.3f}"
+    )
     strong_s, strong_rate, strong_steps = sb3_run("strong", 0, args.cap, max(args.eval_every, 8192))
-    print(f"(c) SB3 strong (sb3_vec_env 256 x 32, batch 4096, 2 epochs): {fmt(strong_s, args.cap)} s, "
-          f"{strong_steps:,} steps, last success {strong_rate:.3f}")
+    print(
+        f"(c) SB3 strong (sb3_vec_env 256 x 32, batch 4096, 2 epochs): {fmt(strong_s, args.cap)} s, "
+        f"{strong_steps:,} steps, last success {strong_rate:.3f}"
+    )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {peak_mb:.0f} MB")
 
     def ratio(x):
         return f"{x / ours_s:.1f}" if x is not None else f">{args.cap / ours_s:.1f}"
 
-    print(f"RESULT ours_s={ours_s:.1f} sb3_newcomer_s={fmt(new_s, args.cap)} sb3_strong_s={fmt(strong_s, args.cap)} "
-          f"ratio={ratio(new_s)} ratio_strong={ratio(strong_s)} peak_rss_mb={peak_mb:.0f} seeds={args.seeds} cap_s={args.cap:.0f} "
-          f"scenario={SCENARIO.name}" + (f" alpha={args.alpha}" if args.alpha is not None else ""))
+    print(
+        f"RESULT ours_s={ours_s:.1f} sb3_newcomer_s={fmt(new_s, args.cap)} sb3_strong_s={fmt(strong_s, args.cap)} "
+        f"ratio={ratio(new_s)} ratio_strong={ratio(strong_s)} "
+        f"peak_rss_mb={peak_mb:.0f} seeds={args.seeds} cap_s={args.cap:.0f} "
+        f"scenario={SCENARIO.name}" + (f" alpha={args.alpha}" if args.alpha is not None else "")
+    )
 
 
 if __name__ == "__main__":

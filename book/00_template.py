@@ -60,11 +60,11 @@ device = "cpu"  # the gridworld and the small networks run on the CPU
 # %%
 # %matplotlib inline
 import matplotlib.pyplot as plt
-import pandas as pd
 import seaborn as sns
 
 from misalign.claims import check_claims, claim, glue
-from misalign.rollouts import COIN_OUTCOMES, train_and_test
+from misalign.behaviours import COIN_OUTCOMES
+from misalign.rollouts import train_and_test
 from misalign.stats import summarize
 from misalign.sweeps import run_sweep
 
@@ -90,14 +90,11 @@ STEPS = settings["steps"]
 # over seeds.
 
 # %%
-per_seed = run_sweep(
+long = run_sweep(  # one row per seed, split and outcome
     train_and_test,
     [{"scenario": SCENARIO, "total_steps": STEPS, "n_episodes": settings["episodes"], **OVERRIDES}],
     seeds, progress=True,
 )
-long = per_seed.melt(id_vars=["seed"], value_vars=[f"{split}_{o}" for split in ("train", "test") for o in COIN_OUTCOMES],
-                     var_name="split_outcome", value_name="share")
-long[["split", "outcome"]] = long["split_outcome"].str.split("_", n=1, expand=True)
 shares = summarize(long, "share", ["split", "outcome"], bounds=(0.0, 1.0))
 shares.round(3)
 

@@ -76,8 +76,8 @@ import seaborn as sns
 
 from misalign.claims import check_claims, claim, glue
 from misalign.gridworld import level_bank
-from misalign.outcomes import (AMBIGUOUS_CASE, FRAMING1_CASES, OUTCOMES, Thresholds, calibration_episodes,
-                               outcome_table, run_cases, shares_per_seed, verdicts)
+from misalign.experiments.behavioural import AMBIGUOUS_CASE, FRAMING1_CASES, calibration_episodes, run_cases
+from misalign.outcomes import OUTCOMES, Thresholds, outcome_table, shares_per_seed, verdicts
 from misalign.plotting import OUTCOME_COLOURS, draw_level, outcome_bars
 from misalign.scenarios import get_scenario
 

@@ -79,12 +79,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from misalign.causes import (ABLATIONS, ablation_cell, alpha_cell, attribution_cell, correction_budget,
-                             indifference_share, reward_correction_cell, shares_summary)
+from misalign.experiments.causes import ABLATIONS, COIN_COLUMNS, ablation_cell, alpha_cell, attribution_cell, reward_correction_cell, shares_summary
+from misalign.corrections import correction_budget, indifference_share
 from misalign.claims import check_claims, claim, glue
 from misalign.outcomes import OUTCOMES
 from misalign.plotting import OUTCOME_COLOURS, outcome_bars
-from misalign.rollouts import COIN_OUTCOMES
 from misalign.stats import mean_ci
 from misalign.sweeps import expand_grid, run_sweep
 
@@ -107,7 +106,6 @@ threshold = settings["threshold"]
 sns.set_theme(style="whitegrid", context="notebook")
 timings: dict[str, float] = {}
 page_start = time.perf_counter()
-COIN_COLS = [f"coin: {c}" for c in COIN_OUTCOMES]
 
 
 def budget_text(b: dict[str, float], grid: list[float]) -> str:
@@ -134,10 +132,10 @@ t0 = time.perf_counter()
 alpha_runs = run_sweep(alpha_cell, expand_grid(alpha=settings["alphas"], total_steps=[settings["alpha_steps"]],
                                                n_episodes=[settings["episodes"]]), seeds, n_jobs=2, progress=True)
 timings["diversity sweep"] = time.perf_counter() - t0
-alpha_summary = shares_summary(alpha_runs, "alpha", list(OUTCOMES) + COIN_COLS)
+alpha_summary = shares_summary(alpha_runs, "alpha", list(OUTCOMES) + COIN_COLUMNS)
 alpha_budget = correction_budget(alpha_runs, "alpha", "inner misalignment", threshold)
 alpha_budget_coin = correction_budget(alpha_runs, "alpha", "coin: exit without coin", threshold)
-alpha_summary.pivot(index="alpha", columns="outcome", values="share")[list(OUTCOMES) + COIN_COLS].round(3)
+alpha_summary.pivot(index="alpha", columns="outcome", values="share")[list(OUTCOMES) + COIN_COLUMNS].round(3)
 
 
 # %%
@@ -159,7 +157,7 @@ fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 4.4))
 share_curves(alpha_summary, "alpha", [o for o in OUTCOMES if o not in ("outer misalignment", "tampering failure")],
              ax1, "alpha: share of training levels with the coin away from the exit (symlog)", symlog=0.005)
 ax1.set_title("Framing-1 outcomes of test episodes")
-share_curves(alpha_summary, "alpha", COIN_COLS, ax2, "alpha (symlog)", symlog=0.005)
+share_curves(alpha_summary, "alpha", COIN_COLUMNS, ax2, "alpha (symlog)", symlog=0.005)
 ax2.set_title("What the agent reached")
 fig.suptitle(f"Diversity sweep at {settings['alpha_steps']:,} training steps, {len(seeds)} seeds per alpha "
              f"(mean, 95% CI over seeds; dotted: threshold {threshold:g})", y=1.02)

@@ -74,10 +74,12 @@ import pandas as pd
 import seaborn as sns
 
 from misalign.claims import check_claims, claim, glue
-from misalign.goals import (COIN_FEATURES, KEY_FEATURES, GoalCriteria, cell_states, classify_goals, decision_mask,
-                            goal_analysis, policy_probs, steering_vector, verdict_table)
+from misalign.experiments.goals import COIN_FEATURES, KEY_FEATURES, goal_analysis
+from misalign.goals import GoalCriteria, classify_goals, verdict_table
+from misalign.states import cell_states
+from misalign.steering import decision_mask, policy_probs, steering_vector
 from misalign.gridworld import GridWorld, level_bank
-from misalign.outcomes import FRAMING1_CASES
+from misalign.experiments.behavioural import FRAMING1_CASES
 from misalign.plotting import action_field, draw_level
 from misalign.ppo import PPOConfig, train_cached
 from misalign.scenarios import get_scenario
@@ -308,8 +310,7 @@ steer_summary[steer_summary["goal"] == "coin"].round(3)
 # %%
 diverse = cases["coin-diverse"]
 sc_div = get_scenario("coin-diverse", **dict(diverse.overrides))
-net = train_cached("coin-diverse", seeds[0], PPOConfig(total_steps=max(8192, int(diverse.total_steps * settings["budget_scale"]))),
-                   **dict(diverse.overrides)).policy
+net = train_cached(sc_div, seeds[0], PPOConfig(total_steps=max(8192, int(diverse.total_steps * settings["budget_scale"])))).policy
 bank = level_bank(sc_div, "test")
 world = GridWorld(sc_div, "test", 1, bank=bank, autoreset=False)
 here = cell_states(sc_div, "test", settings["n_levels"])

@@ -79,10 +79,9 @@ import pandas as pd
 import seaborn as sns
 
 from misalign.claims import check_claims, claim, glue
-from misalign.online import (OVERSIGHT_VIEWS, SUPERVISOR_SOURCE_STEPS, DeployConfig, catastrophe_probability,
-                             deployment_summary, oversight_cell, oversight_summary, outer_cell, rises_to,
-                             robustness_cell, stakes_cell)
-from misalign.outcomes import FRAMING1_CASES
+from misalign.experiments.online import OVERSIGHT_VIEWS, SUPERVISOR_SOURCE_STEPS, outer_cell, oversight_cell, robustness_cell, stakes_cell
+from misalign.online import DeployConfig, catastrophe_probability, deployment_summary, oversight_summary, rises_to
+from misalign.experiments.behavioural import FRAMING1_CASES
 from misalign.stats import mean_ci, summarize, wilson_ci
 from misalign.sweeps import run_sweep
 

@@ -28,7 +28,10 @@ def run_build_tool(*args: str, timeout: float = 1800) -> subprocess.CompletedPro
     """Run tools/build_book.py with this interpreter; capture its output as text."""
     return subprocess.run(
         [sys.executable, str(BUILD_TOOL), *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -37,71 +40,31 @@ def requirement_name(requirement: str) -> str:
     name = re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0]
     return re.sub(r"[-_.]+", "-", name).lower()
 
+
 # --- core helpers: shortest paths on a level and scripted episodes ---
 
 import os
-from collections import deque
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pytest
 import torch
-
+from misalign.grid import follow, moves, shortest_path  # noqa: F401  (tests import follow from here)
 from misalign.gridworld import GridWorld
 
 torch.set_num_threads(1)
 
-# action -> (d_row, d_col); 0 up, 1 right, 2 down, 3 left
-MOVES = {0: (-1, 0), 1: (0, 1), 2: (1, 0), 3: (0, -1)}
-
 
 def bfs_path(walls: np.ndarray, size: int, start: int, goal: int, avoid=()) -> list[int] | None:
-    """Shortest action sequence from ``start`` to ``goal`` never entering a cell of ``avoid``
-    (the goal itself is allowed). ``None`` if there is none."""
-    walls = np.asarray(walls).reshape(-1)
-    avoid = {int(c) for c in avoid if c >= 0} - {int(goal)}
-    prev: dict[int, tuple[int, int]] = {int(start): (-1, -1)}
-    queue = deque([int(start)])
-    while queue:
-        cell = queue.popleft()
-        if cell == goal:
-            actions = []
-            while prev[cell][0] != -1:
-                cell, a = prev[cell]
-                actions.append(a)
-            return actions[::-1]
-        r, c = divmod(cell, size)
-        for a, (dr, dc) in MOVES.items():
-            nr, nc = r + dr, c + dc
-            if not (0 <= nr < size and 0 <= nc < size):
-                continue
-            nxt = nr * size + nc
-            if walls[nxt] or nxt in prev or nxt in avoid:
-                continue
-            prev[nxt] = (cell, a)
-            queue.append(nxt)
-    return None
-
-
-def follow(start: int, actions, size: int) -> int:
-    """The cell reached from ``start`` by ``actions`` (assuming no wall is hit)."""
-    cell = start
-    for a in actions:
-        dr, dc = MOVES[a]
-        cell += dr * size + dc
-    return cell
+    """Shortest action sequence from ``start`` to ``goal`` avoiding ``avoid`` (see misalign.grid)."""
+    return shortest_path(np.asarray(walls).reshape(size, size), start, goal, avoid)
 
 
 def wall_bump(walls: np.ndarray, size: int, cell: int) -> int | None:
     """An action that bumps into a wall from ``cell`` (the agent stays put), if any."""
-    walls = np.asarray(walls).reshape(-1)
-    r, c = divmod(cell, size)
-    for a, (dr, dc) in MOVES.items():
-        nr, nc = r + dr, c + dc
-        if not (0 <= nr < size and 0 <= nc < size) or walls[nr * size + nc]:
-            return a
-    return None
+    stays = np.flatnonzero(moves(np.asarray(walls).reshape(size, size), cell) == cell)
+    return int(stays[0]) if stays.size else None
 
 
 class Episode:
@@ -112,15 +75,23 @@ class Episode:
         self.obs = self.world.reset(levels=[level])
         self.steps: list[dict] = []
 
-    def play(self, actions) -> "Episode":
+    def play(self, actions) -> Episode:
         for a in actions:
             assert not self.world.done[0], "scripted an action after the episode ended"
             res = self.world.step(np.array([a]))
             self.obs = res.obs
-            self.steps.append({"reward": float(res.reward[0]), "R": float(res.info["R"][0]),
-                               "H": float(res.info["H"][0]), "terminated": bool(res.terminated[0]),
-                               "truncated": bool(res.truncated[0]), "events": res.info["events"][0].copy(),
-                               "tampered": bool(res.info["tampered"][0]), "episode": res.info.get("episode")})
+            self.steps.append(
+                {
+                    "reward": float(res.reward[0]),
+                    "R": float(res.info["R"][0]),
+                    "H": float(res.info["H"][0]),
+                    "terminated": bool(res.terminated[0]),
+                    "truncated": bool(res.truncated[0]),
+                    "events": res.info["events"][0].copy(),
+                    "tampered": bool(res.info["tampered"][0]),
+                    "episode": res.info.get("episode"),
+                }
+            )
         return self
 
     @property
@@ -131,7 +102,8 @@ class Episode:
         return sum(s[key] for s in self.steps)
 
     def count(self, event: str) -> int:
-        from misalign.gridworld import COUNTED
+        from misalign.registry import EVENTS as COUNTED
+
         j = COUNTED.index(event)
         return int(sum(s["events"][j] for s in self.steps))
 

@@ -6,16 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
-from misalign.causes import (CorrectedRewardWorld, ablation_cell, alpha_cell, correction_budget, flat_grad,
-                             indifference_share, level_gradients, misbehaviour_grad, move_coins, reward_correction_cell,
-                             tracin)
 from misalign.agents import ActorCritic
+from misalign.attribution import flat_grad, level_gradients, misbehaviour_grad, tracin
+from misalign.corrections import CorrectedRewardWorld, correction_budget, indifference_share, move_coins
+from misalign.experiments.causes import ablation_cell, alpha_cell, reward_correction_cell
 from misalign.gridworld import GridWorld, level_bank
 from misalign.scenarios import get_scenario
 
-
 # ----------------------------------------------------------------------------- budgets
+
 
 def _table(values: dict[float, list[float]]) -> pd.DataFrame:
     return pd.DataFrame([{"x": x, "seed": s, "y": v} for x, vs in values.items() for s, v in enumerate(vs)])
@@ -47,6 +46,7 @@ def test_indifference_share_equalises_the_mixed_rewards() -> None:
 
 # ----------------------------------------------------------------------------- TracIn on a supervised toy
 
+
 def _train_logistic(x: torch.Tensor, y: torch.Tensor, steps: int = 200, lr: float = 0.5, every: int = 20):
     """Full-batch gradient descent on a bias-free logistic regression, keeping checkpoints."""
     model = torch.nn.Linear(x.shape[1], 1, bias=False)
@@ -67,7 +67,7 @@ def _train_logistic(x: torch.Tensor, y: torch.Tensor, steps: int = 200, lr: floa
 def _per_item_descent(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     params = list(model.parameters())
     rows = []
-    for xi, yi in zip(x, y):
+    for xi, yi in zip(x, y, strict=True):
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model(xi[None]).squeeze(), yi)
         rows.append(-flat_grad(loss, params))
     return torch.stack(rows)
@@ -86,7 +86,9 @@ def test_tracin_finds_the_one_training_point_that_decides_a_test_prediction() ->
     def test_grad(m: torch.nn.Module) -> torch.Tensor:  # log-probability of the predicted label
         return flat_grad(torch.nn.functional.logsigmoid(m(test_x)).squeeze(), list(m.parameters()))
 
-    scores = tracin(torch.nn.Linear(3, 1, bias=False), checkpoints, lrs, lambda m: _per_item_descent(m, x, y), test_grad)
+    scores = tracin(
+        torch.nn.Linear(3, 1, bias=False), checkpoints, lrs, lambda m: _per_item_descent(m, x, y), test_grad
+    )
     assert int(np.argmax(scores)) == 6
     assert scores[6] > 0 and np.allclose(scores[:6], 0.0)
     # ground truth by retraining: without point 6 the prediction falls to a coin flip
@@ -103,13 +105,16 @@ def test_tracin_signs_proponents_and_opponents() -> None:
     def test_grad(m: torch.nn.Module) -> torch.Tensor:
         return flat_grad(torch.nn.functional.logsigmoid(m(test_x)).squeeze(), list(m.parameters()))
 
-    scores = tracin(torch.nn.Linear(2, 1, bias=False), checkpoints, lrs, lambda m: _per_item_descent(m, x, y), test_grad)
+    scores = tracin(
+        torch.nn.Linear(2, 1, bias=False), checkpoints, lrs, lambda m: _per_item_descent(m, x, y), test_grad
+    )
     assert scores[0] > 0 and scores[1] > 0 and scores[2] < 0 and scores[3] == pytest.approx(0.0)
     with pytest.raises(ValueError, match="equal length"):
         tracin(torch.nn.Linear(2, 1), checkpoints, lrs[:-1], lambda m: None, test_grad)
 
 
 # ----------------------------------------------------------------------------- reward corrections
+
 
 def _play(world: GridWorld, steps: int = 200, seed: int = 0) -> list:
     rng = np.random.default_rng(seed)
@@ -126,7 +131,7 @@ def test_no_correction_is_the_plain_world_and_full_correction_pays_h() -> None:
     sc = get_scenario("checkpoint")
     plain = _play(GridWorld(sc, "train", 64, seed=3))
     same = _play(CorrectedRewardWorld(sc, "train", 64, seed=3, k=0.0))
-    for (a, _), (b, _) in zip(plain, same):
+    for (a, _), (b, _) in zip(plain, same, strict=True):
         np.testing.assert_array_equal(a.reward, b.reward)
         np.testing.assert_array_equal(a.obs, b.obs)
     for res, _ in _play(CorrectedRewardWorld(sc, "train", 64, seed=3, k=1.0)):
@@ -148,16 +153,17 @@ def test_partial_correction_pays_h_exactly_in_the_flagged_episodes() -> None:
 
 # ----------------------------------------------------------------------------- coin edits
 
+
 def test_move_coins_moves_only_the_chosen_coins_to_free_cells() -> None:
     bank = level_bank("coin-at-exit", "train", 16)
-    before = bank.coin.copy()
+    before = bank["coin"].copy()
     edited = move_coins(bank, [2, 5], seed=0)
-    np.testing.assert_array_equal(bank.coin, before)  # the original is untouched
-    changed = np.flatnonzero(edited.coin != bank.coin)
+    np.testing.assert_array_equal(bank["coin"], before)  # the original is untouched
+    changed = np.flatnonzero(edited["coin"] != bank["coin"])
     assert changed.tolist() == [2, 5]
     for i in (2, 5):
-        cell = edited.coin[i]
-        assert not bank.walls[i, cell] and cell not in (bank.agent[i], bank.exit[i], bank.coin[i])
+        cell = edited["coin"][i]
+        assert not bank.walls[i, cell] and cell not in (bank.agent[i], bank["exit"][i], bank["coin"][i])
         assert edited.coin_moved[i]
     with pytest.raises(ValueError, match="level"):
         move_coins(bank, [16])
@@ -168,10 +174,11 @@ def test_moved_coin_is_collectable_in_the_world() -> None:
     edited = move_coins(level_bank(sc, "train", 4), [0], seed=1)
     world = GridWorld(sc, "train", 1, bank=edited, autoreset=False)
     obs = world.reset(levels=[0]).reshape(world.obs_shape)
-    assert obs[world.channels.index("coin")].reshape(-1)[edited.coin[0]] == 1.0
+    assert obs[world.channels.index("coin")].reshape(-1)[edited["coin"][0]] == 1.0
 
 
 # ----------------------------------------------------------------------------- RL attribution pieces
+
 
 def test_level_gradients_one_row_per_level_and_zero_for_a_frozen_policy_head() -> None:
     sc = get_scenario("coin-at-exit")

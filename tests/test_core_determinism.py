@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from misalign.agents import ActorCritic, PolicyFn, load_policy, save_policy
+from misalign.behaviours import coin_outcomes
 from misalign.envs import GridEnv
 from misalign.gridworld import GridWorld
 from misalign.ppo import PPOConfig, train
-from misalign.rollouts import coin_outcomes, rollout
+from misalign.rollouts import rollout
 
 SMALL = PPOConfig(total_steps=50_000)
 
@@ -44,7 +44,11 @@ def test_rollout_table_is_consistent():
 
 
 def test_ppo_same_seed_bit_identical_other_seed_differs():
-    a, b, c = train("coin-at-exit", SMALL, seed=0), train("coin-at-exit", SMALL, seed=0), train("coin-at-exit", SMALL, seed=1)
+    a, b, c = (
+        train("coin-at-exit", SMALL, seed=0),
+        train("coin-at-exit", SMALL, seed=0),
+        train("coin-at-exit", SMALL, seed=1),
+    )
     sa, sb, sc = a.policy.state_dict(), b.policy.state_dict(), c.policy.state_dict()
     assert a.steps == b.steps > 0
     for k in sa:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import warnings
 
 import gymnasium as gym
+import misalign
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-
-import misalign
 from misalign.envs import GridEnv, env_id
 from misalign.gridworld import GridWorld, level_bank
 from misalign.levels import LevelSpec, generate_bank
@@ -74,15 +73,18 @@ def test_standard_episode_statistics_wrappers_accept_our_envs():
         _, _, term, trunc, info = env.step(steps % 4)
         done, steps = term or trunc, steps + 1
     assert info["episode"]["l"] == steps and info["totals"]["length"] == steps
-    venv = gym.wrappers.vector.RecordEpisodeStatistics(gym.make_vec("misalign/CoinAtExit-Train-v0", num_envs=4,
-                                                                    vectorization_mode="vector_entry_point"))
+    venv = gym.wrappers.vector.RecordEpisodeStatistics(
+        gym.make_vec("misalign/CoinAtExit-Train-v0", num_envs=4, vectorization_mode="vector_entry_point")
+    )
     venv.reset(seed=0)
     both = 0
     for t in range(80):
         _, _, term, trunc, info = venv.step(np.full(4, t % 4))
         if "episode" in info:
             assert "totals" in info
-            np.testing.assert_array_equal(info["episode"]["l"][info["_episode"]], info["totals"]["length"][info["_totals"]])
+            np.testing.assert_array_equal(
+                info["episode"]["l"][info["_episode"]], info["totals"]["length"][info["_totals"]]
+            )
             both += 1
     assert both > 0
 
@@ -105,12 +107,11 @@ def test_observations_stay_inside_the_declared_box_when_everything_is_collected(
     for level in range(5):
         obs = world.reset(levels=[level])
         assert obs.min() >= 0.0 and obs.max() <= 1.0
-        targets = [*b.keys[level], *b.chests[level], b.sensor[level], b.checkpoint[level]]
+        targets = [*b["key"][level], *b["chest"][level], b["sensor"][level], b["checkpoint"][level]]
         for goal in [int(t) for t in targets if t >= 0]:
             if world.done[0]:
                 break
-            path = bfs_path(b.walls[level], b.size, int(world.pos[0]), goal,
-                            avoid=[b.coin[level], b.exit[level]])
+            path = bfs_path(b.walls[level], b.size, int(world.pos[0]), goal, avoid=[b["coin"][level], b["exit"][level]])
             for a in path or []:
                 if world.done[0]:
                     break
@@ -119,6 +120,7 @@ def test_observations_stay_inside_the_declared_box_when_everything_is_collected(
 
 
 # ----------------------------------------------------------------------------- bad inputs
+
 
 def _raises(param: str, accepted: str):
     """ValueError whose message names the parameter and then the accepted values or range."""
@@ -156,14 +158,17 @@ def test_even_embedded_maze_room_is_rejected():
         LevelSpec(size=11, layout="maze", room=6)
 
 
-@pytest.mark.parametrize("call,param", [
-    (lambda: get_scenario("coin-diverse", alpha=1.5), "alpha"),
-    (lambda: get_scenario("coin-diverse", alpha=-0.01), "alpha"),
-    (lambda: LevelSpec(coin_elsewhere=-0.1), "coin_elsewhere"),
-    (lambda: LevelSpec(coin_elsewhere=1.01), "coin_elsewhere"),
-    (lambda: get_scenario("absent-supervisor", p_overseer=2.0), "p_overseer"),
-    (lambda: get_scenario("coin-at-exit", p_overseer=float("nan")), "p_overseer"),
-])
+@pytest.mark.parametrize(
+    "call,param",
+    [
+        (lambda: get_scenario("coin-diverse", alpha=1.5), "alpha"),
+        (lambda: get_scenario("coin-diverse", alpha=-0.01), "alpha"),
+        (lambda: LevelSpec(coin_elsewhere=-0.1), "coin_elsewhere"),
+        (lambda: LevelSpec(coin_elsewhere=1.01), "coin_elsewhere"),
+        (lambda: get_scenario("absent-supervisor", p_overseer=2.0), "p_overseer"),
+        (lambda: get_scenario("coin-at-exit", p_overseer=float("nan")), "p_overseer"),
+    ],
+)
 def test_probability_outside_unit_interval(call, param):
     with _raises(param, r"\[0, 1\]"):
         call()
@@ -193,25 +198,31 @@ def test_counts_and_seeds_must_be_in_range():
         LevelSpec(size=7.0)  # a float is not an integer size
 
 
-@pytest.mark.parametrize("call", [
-    lambda: GridWorld("coin-at-exit", split="val"),
-    lambda: GridEnv("coin-at-exit", split="validation"),
-    lambda: level_bank("coin-at-exit", "dev"),
-    lambda: get_scenario("coin-at-exit").split("Train"),
-    lambda: rollout(lambda o: np.zeros(len(o), dtype=int), "coin-at-exit", split="eval", n_episodes=4),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: GridWorld("coin-at-exit", split="val"),
+        lambda: GridEnv("coin-at-exit", split="validation"),
+        lambda: level_bank("coin-at-exit", "dev"),
+        lambda: get_scenario("coin-at-exit").split("Train"),
+        lambda: rollout(lambda o: np.zeros(len(o), dtype=int), "coin-at-exit", split="eval", n_episodes=4),
+    ],
+)
 def test_unknown_split(call):
     with _raises("split", "accepted: 'train', 'test'"):
         call()
 
 
-@pytest.mark.parametrize("call,param", [
-    (lambda: LevelSpec(layout="hexagon"), "layout"),
-    (lambda: LevelSpec(coin="somewhere"), "coin"),
-    (lambda: LevelSpec(door="left"), "door"),
-    (lambda: get_scenario("coin-at-exit", observation="pixels"), "observation"),
-    (lambda: get_scenario("absent-supervisor", overseer="sometimes"), "overseer"),
-])
+@pytest.mark.parametrize(
+    "call,param",
+    [
+        (lambda: LevelSpec(layout="hexagon"), "layout"),
+        (lambda: LevelSpec(coin="somewhere"), "coin"),
+        (lambda: LevelSpec(door="left"), "door"),
+        (lambda: get_scenario("coin-at-exit", observation="pixels"), "observation"),
+        (lambda: get_scenario("absent-supervisor", overseer="sometimes"), "overseer"),
+    ],
+)
 def test_unknown_choices(call, param):
     with _raises(param, "accepted"):
         call()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from misalign.envs import GridEnv
-from misalign.gridworld import COUNTED, GridWorld
+from misalign.gridworld import GridWorld
+from misalign.registry import EVENTS as COUNTED
 from misalign.scenarios import SCENARIO_NAMES, get_scenario
 
 BIG = 7
@@ -18,14 +18,23 @@ def _worlds(name: str, observation: str):
     key = (name, observation)
     if key not in _CACHE:
         sc = get_scenario(name, observation=observation)
-        _CACHE[key] = (GridEnv(sc, "train"), GridWorld(sc, "train", 1, autoreset=False), GridWorld(sc, "train", BIG, autoreset=False))
+        _CACHE[key] = (
+            GridEnv(sc, "train"),
+            GridWorld(sc, "train", 1, autoreset=False),
+            GridWorld(sc, "train", BIG, autoreset=False),
+        )
     return _CACHE[key]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(name=st.sampled_from(SCENARIO_NAMES), observation=st.sampled_from(["grid", "ego"]),
-       seed=st.integers(0, 2**32 - 1), slot=st.integers(0, BIG - 1),
-       actions=st.lists(st.integers(0, 3), min_size=1, max_size=60), other_seed=st.integers(0, 1000))
+@given(
+    name=st.sampled_from(SCENARIO_NAMES),
+    observation=st.sampled_from(["grid", "ego"]),
+    seed=st.integers(0, 2**32 - 1),
+    slot=st.integers(0, BIG - 1),
+    actions=st.lists(st.integers(0, 3), min_size=1, max_size=60),
+    other_seed=st.integers(0, 1000),
+)
 def test_batched_and_single_agree(name, observation, seed, slot, actions, other_seed):
     env, one, big = _worlds(name, observation)
     obs_env, info = env.reset(seed=seed)
@@ -56,7 +65,11 @@ def test_batched_and_single_agree(name, observation, seed, slot, actions, other_
         assert info_env["H"] == r1.info["H"][0] == rb.info["H"][slot]
         assert term_env == r1.terminated[0] == rb.terminated[slot]
         assert trunc_env == r1.truncated[0] == rb.truncated[slot]
-        assert [info_env["events"][e] for e in COUNTED] == r1.info["events"][0].tolist() == rb.info["events"][slot].tolist()
+        assert (
+            [info_env["events"][e] for e in COUNTED]
+            == r1.info["events"][0].tolist()
+            == rb.info["events"][slot].tolist()
+        )
         assert info_env["tampered"] == rb.info["tampered"][slot]
         if term_env or trunc_env:
             ep = info_env["totals"]

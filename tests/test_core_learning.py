@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from joblib import Parallel, delayed
-
 from misalign.ppo import PPOConfig, train
 from misalign.rollouts import rollout
 

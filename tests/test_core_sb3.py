@@ -8,7 +8,6 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-
 from misalign.envs import GridEnv, sb3_vec_env
 from misalign.rollouts import rollout
 
@@ -48,8 +47,9 @@ def test_sb3_ppo_on_gridenv_in_standard_wrappers():
 
     venv = DummyVecEnv([make(i) for i in range(8)])
     venv.seed(0)
-    model = PPO("MlpPolicy", venv, n_steps=128, batch_size=256, n_epochs=4, learning_rate=1e-3, gamma=0.95,
-                seed=0, device="cpu")
+    model = PPO(
+        "MlpPolicy", venv, n_steps=128, batch_size=256, n_epochs=4, learning_rate=1e-3, gamma=0.95, seed=0, device="cpu"
+    )
     model.learn(20_000)
     trained = rollout(_as_policy(model), "coin-at-exit", "train", n_episodes=256)["R"].mean()
     baseline = _random_R()
@@ -67,8 +67,17 @@ def test_sb3_dummy_vec_env_without_monitor_logs_episodes():
 
 def test_sb3_ppo_on_sb3_vec_env():
     venv = sb3_vec_env("coin-at-exit", num_envs=64, seed=0)
-    model = PPO("MlpPolicy", venv, n_steps=32, batch_size=1024, n_epochs=2, learning_rate=2.5e-3, gamma=0.95,
-                seed=0, device="cpu")
+    model = PPO(
+        "MlpPolicy",
+        venv,
+        n_steps=32,
+        batch_size=1024,
+        n_epochs=2,
+        learning_rate=2.5e-3,
+        gamma=0.95,
+        seed=0,
+        device="cpu",
+    )
     model.learn(100_000)
     trained = rollout(_as_policy(model), "coin-at-exit", "train", n_episodes=256)["R"].mean()
     baseline = _random_R()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import tomllib
 
 import yaml
-
 from conftest import ROOT, requirement_name
 
 # pip name -> names conda-forge may use for the same package
@@ -31,8 +30,7 @@ def test_every_runtime_dependency_is_in_environment_yml() -> None:
     conda, pip = _conda_and_pip()
     listed = {requirement_name(d) for d in conda + pip if not d.startswith("-")}
     missing = [
-        d for d in project["dependencies"]
-        if not CONDA_NAMES.get(requirement_name(d), {requirement_name(d)}) & listed
+        d for d in project["dependencies"] if not CONDA_NAMES.get(requirement_name(d), {requirement_name(d)}) & listed
     ]
     assert not missing, f"add to environment.yml: {missing}"
 

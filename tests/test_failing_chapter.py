@@ -11,7 +11,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import run_build_tool
 
 pytestmark = pytest.mark.book
@@ -33,10 +32,13 @@ def make_book(root: Path, chapters: dict[str, str]) -> Path:
 
 @pytest.mark.parametrize("profile", ["full", "smoke"])  # smoke injects a parameters cell
 def test_raising_cell_fails_the_build_and_names_chapter_and_cell(tmp_path: Path, profile: str) -> None:
-    root = make_book(tmp_path / "b", {
-        "01_fine": PARAMETERS + "# %%\nx = 1\n",
-        "02_broken": PARAMETERS + "# %%\nx = 1\n\n# %%\nraise ValueError('the seeds disagree')\n",
-    })
+    root = make_book(
+        tmp_path / "b",
+        {
+            "01_fine": PARAMETERS + "# %%\nx = 1\n",
+            "02_broken": PARAMETERS + "# %%\nx = 1\n\n# %%\nraise ValueError('the seeds disagree')\n",
+        },
+    )
     proc = run_build_tool("--root", str(root), "--no-html", "--profile", profile, timeout=300)
     assert proc.returncode != 0
     assert "book/02_broken.py: cell 3 of 3 raised ValueError: the seeds disagree" in proc.stderr
@@ -46,11 +48,14 @@ def test_raising_cell_fails_the_build_and_names_chapter_and_cell(tmp_path: Path,
 
 
 def test_failed_claims_fail_the_build(tmp_path: Path) -> None:
-    root = make_book(tmp_path / "b", {
-        "01_claims": PARAMETERS
-        + "# %%\nfrom misalign.claims import claim, check_claims\n"
-        + "claim(2 + 2 == 5, 'arithmetic still works')\ncheck_claims()\n",
-    })
+    root = make_book(
+        tmp_path / "b",
+        {
+            "01_claims": PARAMETERS
+            + "# %%\nfrom misalign.claims import claim, check_claims\n"
+            + "claim(2 + 2 == 5, 'arithmetic still works')\ncheck_claims()\n",
+        },
+    )
     proc = run_build_tool("--root", str(root), "--no-html", timeout=300)
     assert proc.returncode != 0
     assert "book/01_claims.py: cell 2 of 2 raised AssertionError: 1 of 1 claims failed" in proc.stderr
@@ -58,13 +63,16 @@ def test_failed_claims_fail_the_build(tmp_path: Path) -> None:
 
 
 def test_smoke_profile_is_injected_full_is_not(tmp_path: Path) -> None:
-    chapter = PARAMETERS + """\
+    chapter = (
+        PARAMETERS
+        + """\
         # %%
         import os
         from misalign.claims import glue
         glue("profile", profile)
         glue("threads", os.environ["OMP_NUM_THREADS"])
         """
+    )
     root = make_book(tmp_path / "b", {"01_profile": textwrap.dedent(chapter)})
     executed = root / "_build" / "executed" / "book" / "01_profile.ipynb"
     for profile, injected in (("smoke", True), ("full", False)):

@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from misalign.agents import ActorCritic
-from misalign.goals import (GoalCriteria, States, cell_states, classify_goal, classify_goals, decision_mask,
-                            goalward_share, hidden_and_value, policy_states, probe_direction, probe_score,
-                            random_direction, random_network, steered_probs, value_correlations)
+from misalign.goals import GoalCriteria, classify_goal, classify_goals, value_correlations
+from misalign.grid import distances
 from misalign.gridworld import GridWorld, level_bank
-from misalign.outcomes import distances
+from misalign.probes import hidden_and_value, probe_direction, probe_score, random_network
 from misalign.scenarios import get_scenario
+from misalign.states import States, cell_states, policy_states
+from misalign.steering import decision_mask, goalward_share, random_direction, steered_probs
 
 
 def _planted(n: int = 20_000, rho: float = 0.8, sigma: float = 0.5, seed: int = 0):
@@ -33,7 +33,9 @@ def test_partial_correlations_recover_the_planted_structure():
     # analytic values: r(v, f1), r(v, f2) = rho r(v, f1), partial(v, f1 | f2), partial(v, f2 | f1) = 0
     assert table.loc["final", "r"] == pytest.approx(r_final, abs=0.02)
     assert table.loc["means", "r"] == pytest.approx(rho * r_final, abs=0.02)
-    assert table.loc["final", "partial"] == pytest.approx(np.sqrt(1 - rho**2) / np.sqrt(1 - rho**2 + sigma**2), abs=0.02)
+    assert table.loc["final", "partial"] == pytest.approx(
+        np.sqrt(1 - rho**2) / np.sqrt(1 - rho**2 + sigma**2), abs=0.02
+    )
     assert table.loc["means", "partial"] == pytest.approx(0.0, abs=0.03)
     assert table.loc["final", "vif"] == pytest.approx(1 / (1 - rho**2), rel=0.05)
 
@@ -60,7 +62,7 @@ def test_planted_features_classify_as_final_and_instrumental():
     feats["noise"] = rng.normal(size=len(feats))
     table = value_correlations(value, feats)
     table["represented"] = True
-    verdict = dict(zip(table["feature"], classify_goals(table)))
+    verdict = dict(zip(table["feature"], classify_goals(table), strict=True))
     assert verdict == {"final": "final goal", "means": "instrumental goal", "noise": "not a goal"}
 
 
@@ -132,8 +134,10 @@ def test_random_direction_has_the_requested_norm_and_varies_with_seed():
 
 
 def test_goalward_share_counts_probability_at_decision_states_only():
-    toward = {"coin": np.array([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]], dtype=bool),
-              "exit": np.array([[0, 0, 1, 0], [1, 0, 0, 0], [0, 0, 0, 1]], dtype=bool)}
+    toward = {
+        "coin": np.array([[1, 0, 0, 0], [1, 0, 0, 0], [0, 1, 0, 0]], dtype=bool),
+        "exit": np.array([[0, 0, 1, 0], [1, 0, 0, 0], [0, 0, 0, 1]], dtype=bool),
+    }
     states = States(np.zeros((3, 1)), pd.DataFrame({"level": [0, 0, 0]}), toward)
     np.testing.assert_array_equal(decision_mask(states, "coin", "exit"), [True, False, True])
     probs = np.array([[0.7, 0.1, 0.1, 0.1], [1.0, 0, 0, 0], [0.1, 0.3, 0.3, 0.3]])
@@ -145,9 +149,9 @@ def test_cell_states_features_and_moves_match_shortest_paths():
     states = cell_states(sc, "test", 5, gamma=0.9)
     bank = level_bank(sc, "test")
     size = bank.size
-    for row, coin_moves in zip(states.table.itertuples(), states.toward["coin"]):
+    for row, coin_moves in zip(states.table.itertuples(), states.toward["coin"], strict=True):
         walls = bank.walls[row.level].reshape(size, size)
-        d = distances(walls, int(bank.coin[row.level]))
+        d = distances(walls, int(bank["coin"][row.level]))
         assert row.near_coin == pytest.approx(0.9 ** d[row.cell])
         assert coin_moves.any()
         for a in np.flatnonzero(coin_moves):

@@ -8,7 +8,6 @@ import json
 import jupytext
 import pytest
 import yaml
-
 from build_book import toc_files
 from conftest import BOOK, ROOT, chapter_stems, config
 
@@ -17,10 +16,7 @@ REQUIRED_PARAMETERS = {"profile", "seeds", "device"}
 
 
 def _cells(nb) -> list[tuple[str, str, tuple[str, ...]]]:
-    return [
-        (c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", [])))
-        for c in nb.cells
-    ]
+    return [(c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", []))) for c in nb.cells]
 
 
 def test_there_is_at_least_one_chapter() -> None:
@@ -39,9 +35,7 @@ def test_pair_exists(stem: str) -> None:
 def test_pair_in_sync(stem: str) -> None:
     py = jupytext.read(BOOK / f"{stem}.py")
     ipynb = jupytext.read(BOOK / f"{stem}.ipynb")
-    assert _cells(py) == _cells(ipynb), (
-        f"book/{stem}.py and .ipynb differ: run `jupytext --sync book/{stem}.py`"
-    )
+    assert _cells(py) == _cells(ipynb), f"book/{stem}.py and .ipynb differ: run `jupytext --sync book/{stem}.py`"
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -50,9 +44,7 @@ def test_no_outputs_committed(stem: str) -> None:
     for i, cell in enumerate(raw["cells"]):
         if cell["cell_type"] == "code":
             assert not cell.get("outputs"), f"book/{stem}.ipynb cell {i + 1} has outputs"
-            assert cell.get("execution_count") is None, (
-                f"book/{stem}.ipynb cell {i + 1} has an execution count"
-            )
+            assert cell.get("execution_count") is None, f"book/{stem}.ipynb cell {i + 1} has an execution count"
 
 
 @pytest.mark.parametrize("stem", STEMS)

@@ -6,11 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from misalign.agents import ActorCritic
 from misalign.gridworld import GridWorld, level_bank
-from misalign.online import (DeployConfig, before_correction, catastrophe_probability, conditionalization, deploy,
-                             deployment_scenario, fit_goal_probe, goal_readout, n50, probe_states, rises_to)
+from misalign.online import (
+    DeployConfig,
+    before_correction,
+    catastrophe_probability,
+    conditionalization,
+    deploy,
+    deployment_scenario,
+    fit_goal_probe,
+    goal_readout,
+    n50,
+    probe_states,
+    rises_to,
+)
 from misalign.ppo import PPOConfig, train
 from misalign.scenarios import Weights, get_scenario
 
@@ -70,8 +80,12 @@ def test_online_reward_moves_behaviour_in_its_direction() -> None:
 def test_callback_stops_training_and_sees_every_finished_episode() -> None:
     sc = get_scenario("coin-at-exit")
     seen = []
-    res = train(sc, PPOConfig(total_steps=64 * 32 * 5, num_envs=64, num_steps=32), seed=0,
-                callback=lambda info: seen.append(len(info["episodes"].get("R", []))) or info["update"] == 3)
+    res = train(
+        sc,
+        PPOConfig(total_steps=64 * 32 * 5, num_envs=64, num_steps=32),
+        seed=0,
+        callback=lambda info: seen.append(len(info["episodes"].get("R", []))) or info["update"] == 3,
+    )
     assert len(res.history) == 3 and len(seen) == 3
     assert sum(seen) == res.history["episodes"].iloc[-1]
 
@@ -97,8 +111,15 @@ def test_noisy_overseer_shows_the_wrong_bit_at_the_stated_rate() -> None:
 
 
 def test_summaries_on_known_tables() -> None:
-    t = pd.DataFrame({"update": [0, 1, 2, 3], "episodes": [10, 10, 10, 10], "misbehaviour": [0.8, 0.6, 0.4, 0.1],
-                      "misbehaviour_observed": [0.8, 0.2, 0.0, 0.0], "misbehaviour_unobserved": [0.8, 0.9, 0.8, 0.2]})
+    t = pd.DataFrame(
+        {
+            "update": [0, 1, 2, 3],
+            "episodes": [10, 10, 10, 10],
+            "misbehaviour": [0.8, 0.6, 0.4, 0.1],
+            "misbehaviour_observed": [0.8, 0.2, 0.0, 0.0],
+            "misbehaviour_unobserved": [0.8, 0.9, 0.8, 0.2],
+        }
+    )
     assert n50(t, window=1) == 2.0
     assert n50(t, window=2) == 2.0  # pooled (0.4 + 0.1) / 2 <= 0.4; at update 1 (0.6 + 0.4) / 2 > 0.4
     assert n50(t.assign(misbehaviour=[0.8, 0.3, 0.9, 0.9]), window=3) != 1.0  # one lucky update is not a trend
@@ -110,7 +131,8 @@ def test_summaries_on_known_tables() -> None:
     assert np.isnan(n50(never)) and before_correction(never)["episodes_before"] == 40
     assert n50(t.assign(misbehaviour=[0.0, 0.1, 0.2, 0.3])) == 0.0
     assert catastrophe_probability(np.array([5, 15, 40]), np.array([1, 10, 20, 50])).tolist() == pytest.approx(
-        [1, 2 / 3, 1 / 3, 0])
+        [1, 2 / 3, 1 / 3, 0]
+    )
 
 
 def test_probe_states_point_at_the_shortcut_and_a_scripted_goal_is_read() -> None:

@@ -5,9 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from misalign.outcomes import (OUTCOMES, Thresholds, boltzmann_policy, classify, distances, evaluate_policy,
-                               outcome_shares, policy_outcome, scripted_goal_policy, shares_per_seed, verdicts)
+from misalign.grid import distances
+from misalign.outcomes import (
+    OUTCOMES,
+    Thresholds,
+    boltzmann_policy,
+    classify,
+    evaluate_policy,
+    outcome_shares,
+    policy_outcome,
+    scripted_goal_policy,
+    shares_per_seed,
+    verdicts,
+)
 from misalign.rollouts import rollout
 
 N = 120
@@ -75,8 +85,11 @@ def test_the_same_shortcut_is_outer_unwatched_and_inner_watched() -> None:
 
 def test_competence_thresholds_are_parameters() -> None:
     _, table = shares_of("coin-at-exit", "coin")
-    strict = classify(table.drop(columns=["outcome", "revealed_goal", "gain", "efficiency", "competent", "desirable",
-                                          "high_R"]), "coin-at-exit", thresholds=Thresholds(margin=5.0))
+    strict = classify(
+        table.drop(columns=["outcome", "revealed_goal", "gain", "efficiency", "competent", "desirable", "high_R"]),
+        "coin-at-exit",
+        thresholds=Thresholds(margin=5.0),
+    )
     assert (strict["outcome"] == "capability failure").all()  # a gain of 5 nats/step is impossible with 4 actions
 
 
@@ -97,6 +110,7 @@ def test_verdicts_need_the_expected_outcome_to_clear_the_runner_up() -> None:
     per_seed["aligned"] = [0.8, 0.82, 0.79, 0.81]
     per_seed["capability failure"] = 1 - per_seed["aligned"]
     from misalign.outcomes import outcome_table
+
     v = verdicts(outcome_table(per_seed), {"a": "aligned"})
     assert v.loc[0, "separated"] and v.loc[0, "most_frequent"] == "aligned"
     v = verdicts(outcome_table(per_seed), {"a": "capability failure"})
@@ -113,13 +127,20 @@ def test_a_stable_baselines3_policy_is_classified_too() -> None:
     """Learner-agnostic: SB3 PPO trained on coin-at-exit, wrapped as obs -> actions, goes to the exit."""
     pytest.importorskip("stable_baselines3")
     import torch
+    from misalign.envs import sb3_vec_env
     from stable_baselines3 import PPO
 
-    from misalign.envs import sb3_vec_env
-
     torch.manual_seed(0)
-    model = PPO("MlpPolicy", sb3_vec_env("coin-at-exit", num_envs=64, seed=0), n_steps=32, batch_size=1024,
-                n_epochs=4, learning_rate=2.5e-3, seed=0, device="cpu")
+    model = PPO(
+        "MlpPolicy",
+        sb3_vec_env("coin-at-exit", num_envs=64, seed=0),
+        n_steps=32,
+        batch_size=1024,
+        n_epochs=4,
+        learning_rate=2.5e-3,
+        seed=0,
+        device="cpu",
+    )
     model.learn(250_000)
     policy = lambda obs: model.predict(obs, deterministic=True)[0]  # noqa: E731
     train = rollout(policy, "coin-at-exit", "train", 100, seed=0)

@@ -8,8 +8,7 @@ prints the same numbers with their intervals.
 from __future__ import annotations
 
 import pytest
-
-from misalign.outcomes import FRAMING1_CASES
+from misalign.experiments.behavioural import FRAMING1_CASES
 from misalign.rollouts import train_and_test
 from misalign.stats import mean_ci
 from misalign.sweeps import run_sweep
@@ -21,7 +20,10 @@ pytestmark = pytest.mark.slow
 def shares():
     cases = [c for c in FRAMING1_CASES if c.scenario in ("coin-at-exit", "coin-diverse")]
     grid = [{"scenario": c.scenario, "total_steps": c.total_steps, **dict(c.overrides)} for c in cases]
-    return run_sweep(train_and_test, grid, seeds=10, n_jobs=2)
+    long = run_sweep(train_and_test, grid, seeds=10, n_jobs=2)
+    wide = long.pivot_table(index=["scenario", "seed"], columns=["split", "outcome"], values="share")
+    wide.columns = [f"{split}_{outcome}" for split, outcome in wide.columns]  # e.g. test_exit without coin
+    return wide.reset_index()
 
 
 def test_coin_at_exit_policies_exit_without_the_coin(shares) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 import joblib
 import pandas as pd
 import pytest
-
 from misalign.sweeps import expand_grid, run_sweep
 
 
@@ -32,7 +31,7 @@ def test_bad_seed_count_is_rejected(tmp_path: Path) -> None:
         run_sweep(square, [{"x": 1}], seeds=-1, cache_dir=tmp_path)
 
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from misalign.sweeps import run_sweep
@@ -48,7 +47,7 @@ SCRIPT = textwrap.dedent('''
     if __name__ == "__main__":
         table = run_sweep(slow, [{"i": i} for i in range(8)], seeds=[0], cache_dir=sys.argv[1], n_jobs=1)
         print("DONE", table["double"].sum())
-''')
+""")
 
 
 def test_killed_sweep_resumes_without_recomputing(tmp_path: Path) -> None:
@@ -70,9 +69,11 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path: Path) -> None:
     for p in cache.rglob("*.pkl"):
         joblib.load(p)  # every finished cell is a whole, readable file
     calls_before = log.read_text().split()
-    out = subprocess.run([sys.executable, str(script), str(cache), str(log)], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, str(script), str(cache), str(log)], env=env, capture_output=True, text=True, check=True
+    )
     assert "DONE 56" in out.stdout
-    calls_after = log.read_text().split()[len(calls_before):]
+    calls_after = log.read_text().split()[len(calls_before) :]
     # cells that had finished before the kill are not run again; the one interrupted mid-call is
     assert len(calls_after) == 8 - len(finished)
     assert sorted(calls_after) == sorted(set(calls_after)) and len(set(calls_before)) - len(finished) in (0, 1)
@@ -94,8 +95,11 @@ def test_cache_is_reused_and_keyed_by_settings(tmp_path: Path) -> None:
 def test_dask_backend_gives_the_same_table(tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     local = run_sweep(square, expand_grid(x=[1, 2]), seeds=2, use_cache=False, n_jobs=1)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            distributed.Client(cluster), joblib.parallel_config(backend="dask"):
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster),
+        joblib.parallel_config(backend="dask"),
+    ):
         remote = run_sweep(square, expand_grid(x=[1, 2]), seeds=2, cache_dir=tmp_path, n_jobs=2)
     pd.testing.assert_frame_equal(local, remote)
     assert len(list(tmp_path.rglob("*.pkl"))) == 4

@@ -29,11 +29,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -124,9 +125,7 @@ def execute_one(src: Path, dst: Path, profile: str, result_path: Path) -> int:
 
     nb = jupytext.read(src)
     nb.metadata.pop("jupytext", None)
-    nb.metadata.setdefault(
-        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
-    )
+    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
     dst.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, dst)
     # Only a non-default profile is injected: published pages show no Parameters cell.
@@ -180,9 +179,7 @@ def chapter_env(record_dir: Path, chapter: Chapter, profile: str) -> dict[str, s
     return env
 
 
-def run_chapter(
-    chapter: Chapter, root: Path, build: Path, profile: str, timeout: float
-) -> dict[str, Any]:
+def run_chapter(chapter: Chapter, root: Path, build: Path, profile: str, timeout: float) -> dict[str, Any]:
     """Execute one chapter in a child process with a hard wall-clock limit."""
     dst = build / "executed" / f"{chapter.entry}.ipynb"
     logs = build / "logs"
@@ -270,7 +267,10 @@ def machine_info(root: Path) -> dict[str, Any]:
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root, capture_output=True, text=True, check=True,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
@@ -281,7 +281,7 @@ def machine_info(root: Path) -> dict[str, Any]:
         "usable_cpus": usable,
         "python": platform.python_version(),
         "commit": commit,
-        "built_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "built_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
     }
 
 
@@ -325,9 +325,7 @@ def build(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(
-            pool.map(lambda c: run_chapter(c, root, out, args.profile, args.timeout), chapters)
-        )
+        results = list(pool.map(lambda c: run_chapter(c, root, out, args.profile, args.timeout), chapters))
     execute_wall = time.perf_counter() - start
     for r in results:
         print(f"  {'ok  ' if r['ok'] else 'FAIL'} {r['wall_s']:8.1f} s  {r['file']}")

@@ -33,7 +33,9 @@ def _init(layer: nn.Module, gain: float = float(np.sqrt(2))) -> nn.Module:
 class ActorCritic(nn.Module):
     """A shared body with a policy head (4 action logits) and a value head."""
 
-    def __init__(self, obs_shape: tuple[int, int, int], n_actions: int = 4, arch: str = "mlp", hidden: int = 64) -> None:
+    def __init__(
+        self, obs_shape: tuple[int, int, int], n_actions: int = 4, arch: str = "mlp", hidden: int = 64
+    ) -> None:
         super().__init__()
         check_choice("arch", arch, ARCHS)
         check_int_range("hidden", hidden, 1, 4096)
@@ -44,7 +46,9 @@ class ActorCritic(nn.Module):
             self.layers = nn.ModuleList([_init(nn.Linear(c * h * w, hidden)), _init(nn.Linear(hidden, hidden))])
         else:
             extra = 2 if arch == "coordcnn" else 0
-            self.convs = nn.ModuleList([_init(nn.Conv2d(c + extra, 16, 3, padding=1)), _init(nn.Conv2d(16, 32, 3, padding=1))])
+            self.convs = nn.ModuleList(
+                [_init(nn.Conv2d(c + extra, 16, 3, padding=1)), _init(nn.Conv2d(16, 32, 3, padding=1))]
+            )
             self.layers = nn.ModuleList([_init(nn.Linear(32 * h * w, hidden))])
             if arch == "coordcnn":
                 ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
@@ -54,7 +58,12 @@ class ActorCritic(nn.Module):
 
     def config(self) -> dict[str, Any]:
         """What is needed to rebuild the network (saved next to its weights)."""
-        return {"obs_shape": list(self.obs_shape), "n_actions": self.n_actions, "arch": self.arch, "hidden": self.hidden}
+        return {
+            "obs_shape": list(self.obs_shape),
+            "n_actions": self.n_actions,
+            "arch": self.arch,
+            "hidden": self.hidden,
+        }
 
     def activations(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
         """Hidden activations by layer name (``h1``, ``h2``, ...), the last one feeding both heads."""

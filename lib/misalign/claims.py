@@ -24,9 +24,10 @@ import math
 import numbers
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 RECORD_DIR_ENV = "MISALIGN_RECORD_DIR"
 CHAPTER_ENV = "MISALIGN_CHAPTER"
@@ -120,9 +121,7 @@ def glue(
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"glue {name!r}: value is not finite ({value!r})")
         _entries[name] = {"value": value, "tolerance": tolerance}
-        write_json_atomic(
-            record_path(), {"chapter": chapter_name(), "values": dict(_entries)}
-        )
+        write_json_atomic(record_path(), {"chapter": chapter_name(), "values": dict(_entries)})
     return value
 
 
@@ -144,9 +143,7 @@ def check_claims() -> None:
     _claims.clear()
     if failed:
         lines = "\n".join(f"  - {msg}" for msg in failed)
-        raise AssertionError(
-            f"{len(failed)} of {total} claims failed in chapter {chapter_name()!r}:\n{lines}"
-        )
+        raise AssertionError(f"{len(failed)} of {total} claims failed in chapter {chapter_name()!r}:\n{lines}")
 
 
 def reset() -> None:

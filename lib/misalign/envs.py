@@ -17,12 +17,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from misalign.gridworld import ACTIONS, COUNTED, GridWorld
+from misalign.grid import ACTIONS
+from misalign.gridworld import GridWorld
+from misalign.registry import AGENT_STYLE, EVENTS, FLOOR_COLOUR, KINDS, WALL_COLOUR, rgb
 from misalign.scenarios import SCENARIO_NAMES, SPLITS, Scenario, get_scenario
-
-_COLOURS = {"wall": (60, 60, 70), "floor": (235, 235, 225), "agent": (30, 110, 220), "coin": (245, 190, 20),
-            "exit": (40, 170, 80), "key": (200, 120, 30), "chest": (130, 70, 30), "checkpoint": (170, 90, 200),
-            "sensor": (220, 50, 50), "shortcut": (250, 130, 130)}
 
 
 def env_id(scenario: str, split: str) -> str:
@@ -31,10 +29,27 @@ def env_id(scenario: str, split: str) -> str:
     return f"misalign/{camel}-{split.capitalize()}-v0"
 
 
+def _resolve(scenario: Scenario | str, overrides: dict[str, Any]) -> Scenario:
+    """A Scenario object; a name is built with ``overrides`` (gymnasium.make passes keywords)."""
+    if isinstance(scenario, Scenario):
+        if overrides:
+            raise ValueError(
+                f"overrides {sorted(overrides)} apply to scenario names only; accepted: "
+                "a Scenario object alone, or a name with overrides"
+            )
+        return scenario
+    return get_scenario(scenario, **overrides)
+
+
 def _info(res_info: dict[str, np.ndarray], i: int) -> dict[str, Any]:
     ev = res_info["events"][i]
-    info = {"R": float(res_info["R"][i]), "H": float(res_info["H"][i]), "tampered": bool(res_info["tampered"][i]),
-            "overseen": bool(res_info["overseen"][i]), "events": {n: bool(ev[j]) for j, n in enumerate(COUNTED)}}
+    info = {
+        "R": float(res_info["R"][i]),
+        "H": float(res_info["H"][i]),
+        "tampered": bool(res_info["tampered"][i]),
+        "overseen": bool(res_info["overseen"][i]),
+        "events": {e: bool(ev[j]) for j, e in enumerate(EVENTS)},
+    }
     if "episode" in res_info and res_info["_episode"][i]:
         # not "episode": gymnasium's RecordEpisodeStatistics and SB3's Monitor own that key
         info["totals"] = {k: v[i].item() for k, v in res_info["episode"].items()}
@@ -46,21 +61,16 @@ def render_level(world: GridWorld, i: int = 0, cell_px: int = 12) -> np.ndarray:
     S, b = world.size, world.bank
     lv = world.level[i]
     img = np.empty((S * S, 3), dtype=np.uint8)
-    img[:] = _COLOURS["floor"]
-    img[b.walls[lv]] = _COLOURS["wall"]
-    singles = {"exit": b.exit[lv], "checkpoint": b.checkpoint[lv], "sensor": b.sensor[lv], "shortcut": b.shortcut[lv]}
-    if not world.coin_taken[i]:
-        singles["coin"] = b.coin[lv]
-    for name, cell in singles.items():
-        if cell >= 0:
-            img[cell] = _COLOURS[name]
-    for k, cell in enumerate(b.keys[lv]):
-        if cell >= 0 and not world.key_taken[i, k]:
-            img[cell] = _COLOURS["key"]
-    for k, cell in enumerate(b.chests[lv]):
-        if cell >= 0 and not world.chest_open[i, k]:
-            img[cell] = _COLOURS["chest"]
-    img[world.pos[i]] = _COLOURS["agent"]
+    img[:] = rgb(FLOOR_COLOUR)
+    img[b.walls[lv]] = rgb(WALL_COLOUR)
+    gone = world.consumed(np.array([i]))
+    for entity, kind in KINDS.items():
+        cells = np.atleast_1d(b[entity][lv])
+        taken = gone[entity][0] if entity in gone else np.zeros(len(cells), dtype=bool)
+        for cell, out in zip(cells, taken, strict=True):
+            if cell >= 0 and not out:
+                img[cell] = rgb(kind.colour)
+    img[world.pos[i]] = rgb(AGENT_STYLE[1])
     img = img.reshape(S, S, 3)
     return np.kron(img, np.ones((cell_px, cell_px, 1), dtype=np.uint8))
 
@@ -70,10 +80,17 @@ class GridEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
-    def __init__(self, scenario: Scenario | str = "coin-at-exit", split: str = "train", *, level_seed: int = 0,
-                 n_levels: int | None = None, render_mode: str | None = None, **overrides: Any) -> None:
-        if isinstance(scenario, str):
-            scenario = get_scenario(scenario, **overrides)
+    def __init__(
+        self,
+        scenario: Scenario | str = "coin-at-exit",
+        split: str = "train",
+        *,
+        level_seed: int = 0,
+        n_levels: int | None = None,
+        render_mode: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        scenario = _resolve(scenario, overrides)
         self.world = GridWorld(scenario, split, 1, seed=0, level_seed=level_seed, n_levels=n_levels, autoreset=False)
         self.scenario, self.split, self.render_mode = scenario, split, render_mode
         self.observation_space = spaces.Box(0.0, 1.0, (self.world.obs_dim,), np.float32)
@@ -100,11 +117,21 @@ class GridVectorEnv(gym.vector.VectorEnv):
 
     metadata = {"render_modes": ["rgb_array"], "autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
 
-    def __init__(self, scenario: Scenario | str = "coin-at-exit", split: str = "train", num_envs: int = 64, *,
-                 level_seed: int = 0, n_levels: int | None = None, render_mode: str | None = None, **overrides: Any) -> None:
-        if isinstance(scenario, str):
-            scenario = get_scenario(scenario, **overrides)
-        self.world = GridWorld(scenario, split, num_envs, seed=0, level_seed=level_seed, n_levels=n_levels, final_obs=True)
+    def __init__(
+        self,
+        scenario: Scenario | str = "coin-at-exit",
+        split: str = "train",
+        num_envs: int = 64,
+        *,
+        level_seed: int = 0,
+        n_levels: int | None = None,
+        render_mode: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        scenario = _resolve(scenario, overrides)
+        self.world = GridWorld(
+            scenario, split, num_envs, seed=0, level_seed=level_seed, n_levels=n_levels, final_obs=True
+        )
         self.num_envs, self.render_mode = num_envs, render_mode
         self.single_observation_space = spaces.Box(0.0, 1.0, (self.world.obs_dim,), np.float32)
         self.single_action_space = spaces.Discrete(len(ACTIONS))
@@ -121,7 +148,10 @@ class GridVectorEnv(gym.vector.VectorEnv):
         info = {k: v for k, v in res.info.items() if k not in ("episode", "_episode")}
         if "episode" in res.info:
             info["totals"], info["_totals"] = res.info["episode"], res.info["_episode"]
-            info["final_obs"], info["_final_obs"] = _scatter(res.info["final_obs"], res.info["_episode"]), res.info["_episode"]
+            info["final_obs"], info["_final_obs"] = (
+                _scatter(res.info["final_obs"], res.info["_episode"]),
+                res.info["_episode"],
+            )
         return res.obs, res.reward.astype(np.float64), res.terminated, res.truncated, info
 
     def render(self) -> tuple[np.ndarray, ...] | None:
@@ -136,8 +166,16 @@ def _scatter(rows_obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def sb3_vec_env(scenario: Scenario | str = "coin-at-exit", split: str = "train", num_envs: int = 256, *,
-                seed: int = 0, level_seed: int = 0, n_levels: int | None = None, **overrides: Any):
+def sb3_vec_env(
+    scenario: Scenario | str = "coin-at-exit",
+    split: str = "train",
+    num_envs: int = 256,
+    *,
+    seed: int = 0,
+    level_seed: int = 0,
+    n_levels: int | None = None,
+    **overrides: Any,
+):
     """The batched core as a stable-baselines3 ``VecEnv`` (imports SB3 only when called)."""
     from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
@@ -145,8 +183,10 @@ def sb3_vec_env(scenario: Scenario | str = "coin-at-exit", split: str = "train",
         """SB3's VecEnv over the batched gridworld: terminal observations in ``info``, as SB3 expects."""
 
         def __init__(self) -> None:
-            sc = get_scenario(scenario, **overrides) if isinstance(scenario, str) else scenario
-            self.world = GridWorld(sc, split, num_envs, seed=seed, level_seed=level_seed, n_levels=n_levels, final_obs=True)
+            sc = _resolve(scenario, overrides)
+            self.world = GridWorld(
+                sc, split, num_envs, seed=seed, level_seed=level_seed, n_levels=n_levels, final_obs=True
+            )
             obs_space = spaces.Box(0.0, 1.0, (self.world.obs_dim,), np.float32)
             super().__init__(num_envs, obs_space, spaces.Discrete(len(ACTIONS)))
             self._actions = np.zeros(num_envs, dtype=np.int64)
@@ -165,9 +205,16 @@ def sb3_vec_env(scenario: Scenario | str = "coin-at-exit", split: str = "train",
                 finals = res.info["final_obs"]
                 for j, i in enumerate(np.flatnonzero(done)):
                     ep = res.info["episode"]
-                    infos[i] = {"terminal_observation": finals[j], "TimeLimit.truncated": bool(res.truncated[i]),
-                                "episode": {"r": float(ep["reward"][i]), "l": int(ep["length"][i]), "R": float(ep["R"][i]),
-                                            "H": float(ep["H"][i])}}
+                    infos[i] = {
+                        "terminal_observation": finals[j],
+                        "TimeLimit.truncated": bool(res.truncated[i]),
+                        "episode": {
+                            "r": float(ep["reward"][i]),
+                            "l": int(ep["length"][i]),
+                            "R": float(ep["R"][i]),
+                            "H": float(ep["H"][i]),
+                        },
+                    }
             return res.obs, res.reward, done, infos
 
         def close(self) -> None:
@@ -205,8 +252,12 @@ def register_all() -> list[str]:
         for split in SPLITS:
             eid = env_id(name, split)
             if eid not in gym.registry:
-                gym.register(eid, entry_point="misalign.envs:GridEnv", kwargs={"scenario": name, "split": split},
-                             vector_entry_point="misalign.envs:GridVectorEnv")
+                gym.register(
+                    eid,
+                    entry_point="misalign.envs:GridEnv",
+                    kwargs={"scenario": name, "split": split},
+                    vector_entry_point="misalign.envs:GridVectorEnv",
+                )
             ids.append(eid)
     return ids
 

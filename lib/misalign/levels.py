@@ -15,11 +15,13 @@ Langosco et al. (2022) in grid form.
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from misalign.grid import reachable
+from misalign.registry import KINDS, Entity
 from misalign.validation import check_choice, check_int_range, check_probability
 
 LAYOUTS = ("room", "maze", "supervisor")
@@ -27,7 +29,6 @@ COIN_PLACEMENTS = ("none", "beside_exit", "anywhere")
 DOORS = ("corner", "random")
 LANDMARKS = ("random", "fixed")  # checkpoint and sensor: anywhere, or at the room's centre and top-left corner
 MIN_SIZE, MAX_SIZE = 5, 31
-ENTITIES = ("coin", "exit", "key", "chest", "checkpoint", "sensor", "shortcut")
 
 
 @dataclass(frozen=True)
@@ -63,40 +64,61 @@ class LevelSpec:
         if self.room is not None:
             check_int_range("room", self.room, 3, self.size - 2)
         if self.layout == "maze" and self.size % 2 == 0:
-            raise ValueError(f"size must be odd for layout='maze' (got {self.size}); accepted: odd sizes {MIN_SIZE}..{MAX_SIZE}")
+            raise ValueError(
+                f"size must be odd for layout='maze' (got {self.size}); accepted: odd sizes {MIN_SIZE}..{MAX_SIZE}"
+            )
         if self.layout == "maze" and self.room is not None and self.room % 2 == 0:
-            raise ValueError(f"room must be odd for layout='maze' (got {self.room}); accepted: odd values 3..{self.size - 2}")
+            raise ValueError(
+                f"room must be odd for layout='maze' (got {self.room}); accepted: odd values 3..{self.size - 2}"
+            )
         if self.layout == "supervisor" and (self.size != 9 or self.room not in (None, 7)):
             raise ValueError("layout='supervisor' is a fixed 9x9 template; accepted: size=9, room=None")
         if self.coin == "beside_exit" and not self.exit:
-            raise ValueError("coin='beside_exit' needs exit=True; accepted coin values without an exit: 'none', 'anywhere'")
+            raise ValueError(
+                "coin='beside_exit' needs exit=True; accepted coin values without an exit: 'none', 'anywhere'"
+            )
         check_int_range("n_keys", self.n_keys, 0, 8)
         check_int_range("n_chests", self.n_chests, 0, 8)
         side = self.interior
         needed = 2 + self.n_keys + self.n_chests + int(self.checkpoint) + int(self.sensor) + int(self.coin != "none")
         if needed > side * side // 2:
-            raise ValueError(f"room/size too small for {needed} entities (interior side {side}); accepted: a larger size or fewer entities")
+            raise ValueError(
+                f"room/size too small for {needed} entities (interior side "
+                f"{side}); accepted: a larger size or fewer entities"
+            )
 
     @property
     def interior(self) -> int:
         """Side of the open interior."""
         return self.room if self.room is not None else self.size - 2
 
+    @property
+    def entities(self) -> tuple[Entity, ...]:
+        """The entity kinds levels of this spec contain, in registry order."""
+        present = {
+            Entity.COIN: self.coin != "none",
+            Entity.EXIT: self.exit,
+            Entity.KEY: self.n_keys > 0,
+            Entity.CHEST: self.n_chests > 0,
+            Entity.CHECKPOINT: self.checkpoint,
+            Entity.SENSOR: self.sensor,
+            Entity.SHORTCUT: self.layout == "supervisor",
+        }
+        return tuple(e for e in KINDS if present[e])
+
 
 @dataclass(frozen=True)
 class LevelBank:
-    """Many levels of one spec as arrays; ``-1`` marks an absent entity."""
+    """Many levels of one spec as arrays; ``-1`` marks an absent entity.
+
+    ``bank[Entity.COIN]`` is an ``(L,)`` array of cells for kinds with one per level and
+    an ``(L, K)`` array for kinds with several (keys, chests).
+    """
 
     spec: LevelSpec
     walls: np.ndarray  # (L, S*S) bool
     agent: np.ndarray  # (L,) start cell
-    coin: np.ndarray  # (L,)
-    exit: np.ndarray  # (L,)
-    keys: np.ndarray  # (L, K)
-    chests: np.ndarray  # (L, C)
-    checkpoint: np.ndarray  # (L,)
-    sensor: np.ndarray  # (L,)
-    shortcut: np.ndarray  # (L,)
+    cells: Mapping[Entity, np.ndarray]  # every kind of the registry, absent ones all -1
     coin_moved: np.ndarray = field(repr=False)  # (L,) coin placed away from the exit
 
     @property
@@ -106,12 +128,35 @@ class LevelBank:
     def __len__(self) -> int:
         return len(self.agent)
 
-    def level(self, i: int) -> dict[str, np.ndarray | int]:
-        """One level as a dict (for plotting and hand-built tests)."""
-        return {f.name: getattr(self, f.name)[i] for f in fields(self) if f.name != "spec"}
+    def __getitem__(self, entity: Entity | str) -> np.ndarray:
+        return self.cells[Entity(entity)]
+
+    def entity_cells(self, level: int) -> dict[Entity, list[int]]:
+        """Where each entity kind present in level ``level`` lies (a list of cells per kind)."""
+        out = {}
+        for entity, cells in self.cells.items():
+            found = [int(c) for c in np.atleast_1d(cells[level]) if c >= 0]
+            if found:
+                out[entity] = found
+        return out
+
+    def select(self, levels: np.ndarray | Sequence[int] | slice) -> LevelBank:
+        """The bank of the chosen levels only (in the given order)."""
+        return LevelBank(
+            self.spec,
+            self.walls[levels],
+            self.agent[levels],
+            {e: cells[levels] for e, cells in self.cells.items()},
+            self.coin_moved[levels],
+        )
+
+    def with_cells(self, entity: Entity | str, cells: np.ndarray, **changes: np.ndarray) -> LevelBank:
+        """A copy with ``entity`` moved to ``cells`` (and other fields replaced by ``changes``)."""
+        return replace(self, cells={**self.cells, Entity(entity): np.asarray(cells, dtype=np.int64)}, **changes)
 
 
 # ----------------------------------------------------------------------------- layouts
+
 
 def _room_walls(size: int, side: int) -> np.ndarray:
     walls = np.ones((size, size), dtype=bool)
@@ -127,8 +172,11 @@ def _maze_walls(size: int, rng: np.random.Generator) -> np.ndarray:
     stack = [start]
     while stack:
         r, c = stack[-1]
-        options = [(r + dr, c + dc, dr, dc) for dr, dc in ((-2, 0), (2, 0), (0, -2), (0, 2))
-                   if 0 < r + dr < size - 1 and 0 < c + dc < size - 1 and walls[r + dr, c + dc]]
+        options = [
+            (r + dr, c + dc, dr, dc)
+            for dr, dc in ((-2, 0), (2, 0), (0, -2), (0, 2))
+            if 0 < r + dr < size - 1 and 0 < c + dc < size - 1 and walls[r + dr, c + dc]
+        ]
         if not options:
             stack.pop()
             continue
@@ -146,23 +194,8 @@ def _supervisor_walls() -> np.ndarray:
     return walls
 
 
-def reachable(walls: np.ndarray, start: int) -> np.ndarray:
-    """Flat cells reachable from ``start`` by 4-neighbour moves (breadth-first search)."""
-    size = walls.shape[0]
-    flat = walls.reshape(-1)
-    seen = np.zeros(flat.shape, dtype=bool)
-    seen[start] = True
-    queue = deque([start])
-    while queue:
-        cell = queue.popleft()
-        for nxt in (cell - size, cell + size, cell - 1, cell + 1):
-            if 0 <= nxt < flat.size and not flat[nxt] and not seen[nxt]:
-                seen[nxt] = True
-                queue.append(nxt)
-    return seen
-
-
 # ----------------------------------------------------------------------------- one level
+
 
 def _one_level(spec: LevelSpec, rng: np.random.Generator) -> dict[str, object]:
     size = spec.size
@@ -224,8 +257,16 @@ def _one_level(spec: LevelSpec, rng: np.random.Generator) -> dict[str, object]:
         agent = pool[rng.integers(len(pool))]
     else:
         agent = draw({approach} if spec.coin != "none" else None)
-    return dict(walls=walls.reshape(-1), agent=agent, coin=coin, exit=exit_cell, keys=keys, chests=chests,
-                checkpoint=checkpoint, sensor=sensor, shortcut=shortcut, coin_moved=coin_moved)
+    cells = {
+        Entity.COIN: coin,
+        Entity.EXIT: exit_cell,
+        Entity.KEY: keys,
+        Entity.CHEST: chests,
+        Entity.CHECKPOINT: checkpoint,
+        Entity.SENSOR: sensor,
+        Entity.SHORTCUT: shortcut,
+    }
+    return dict(walls=walls.reshape(-1), agent=agent, cells=cells, coin_moved=coin_moved)
 
 
 def _embed_maze(spec: LevelSpec, rng: np.random.Generator) -> np.ndarray:
@@ -244,20 +285,21 @@ def generate_bank(spec: LevelSpec, n_levels: int, seed: int) -> LevelBank:
     rng = np.random.default_rng(seed)
     levels = [_one_level(spec, rng) for _ in range(n_levels)]
 
-    def stack(name: str, width: int | None = None) -> np.ndarray:
-        if width is None:
-            return np.array([lv[name] for lv in levels], dtype=np.int64)
-        out = np.full((n_levels, width), -1, dtype=np.int64)
-        for i, lv in enumerate(levels):
-            out[i, : len(lv[name])] = lv[name]
-        return out
-
+    width = {Entity.KEY: spec.n_keys, Entity.CHEST: spec.n_chests}
+    cells = {}
+    for entity, kind in KINDS.items():
+        if kind.many:
+            arr = np.full((n_levels, width[entity]), -1, dtype=np.int64)
+            for i, lv in enumerate(levels):
+                arr[i, : len(lv["cells"][entity])] = lv["cells"][entity]
+        else:
+            arr = np.array([lv["cells"][entity] for lv in levels], dtype=np.int64)
+        cells[entity] = arr
     return LevelBank(
         spec=spec,
         walls=np.stack([lv["walls"] for lv in levels]),
-        agent=stack("agent"), coin=stack("coin"), exit=stack("exit"),
-        keys=stack("keys", spec.n_keys), chests=stack("chests", spec.n_chests),
-        checkpoint=stack("checkpoint"), sensor=stack("sensor"), shortcut=stack("shortcut"),
+        agent=np.array([lv["agent"] for lv in levels], dtype=np.int64),
+        cells=cells,
         coin_moved=np.array([lv["coin_moved"] for lv in levels], dtype=bool),
     )
 
@@ -267,6 +309,4 @@ def is_solvable(bank: LevelBank, i: int) -> bool:
     size = bank.size
     walls = bank.walls[i].reshape(size, size)
     seen = reachable(walls, int(bank.agent[i]))
-    cells = [bank.coin[i], bank.exit[i], bank.checkpoint[i], bank.sensor[i], bank.shortcut[i],
-             *bank.keys[i], *bank.chests[i]]
-    return all(seen[c] for c in cells if c >= 0)
+    return all(seen[c] for cells in bank.entity_cells(i).values() for c in cells)

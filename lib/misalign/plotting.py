@@ -12,30 +12,36 @@ from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.lines import Line2D
 
+from misalign.behaviours import EXIT_WITHOUT_COIN, GOT_COIN, NEITHER
+from misalign.grid import DC, DR
 from misalign.levels import LevelBank
+from misalign.registry import AGENT_STYLE, FLOOR_COLOUR, KINDS, WALL_COLOUR
 
 if TYPE_CHECKING:
     import pandas as pd
 
-MARKERS = {"coin": ("o", "#f5be14", "coin"), "exit": ("s", "#28aa50", "exit"), "key": ("P", "#c8781e", "key"),
-           "chest": ("X", "#82461e", "chest"), "checkpoint": ("D", "#aa5ac8", "checkpoint"),
-           "sensor": ("^", "#dc3232", "reward sensor"), "shortcut": ("v", "#fa8282", "shortcut"),
-           "agent": ("*", "#1e6edc", "start")}
-_DELTA = {0: (0, -1), 1: (1, 0), 2: (0, 1), 3: (-1, 0)}  # action -> (dx, dy) in picture coordinates
+MARKERS = {**{str(e): (k.marker, k.colour, k.label) for e, k in KINDS.items()}, "agent": AGENT_STYLE}
 
 
 def _rc(cell: int, size: int) -> tuple[int, int]:
     return divmod(int(cell), size)
 
 
-def draw_level(bank: LevelBank, level: int, ax: Axes | None = None, *, trajectory: Sequence[int] | None = None,
-               arrows: np.ndarray | None = None, title: str | None = None, legend: bool = True,
-               traj_color: str = "#1e6edc") -> Axes:
+def draw_level(
+    bank: LevelBank,
+    level: int,
+    ax: Axes | None = None,
+    *,
+    trajectory: Sequence[int] | None = None,
+    arrows: np.ndarray | None = None,
+    title: str | None = None,
+    legend: bool = True,
+    traj_color: str = "#1e6edc",
+) -> Axes:
     """Draw level ``level`` of ``bank``; optionally a trajectory (flat cells) or per-cell action probabilities.
 
     ``arrows`` is an ``(S*S, 4)`` array of action probabilities; each floor cell gets the
@@ -44,10 +50,9 @@ def draw_level(bank: LevelBank, level: int, ax: Axes | None = None, *, trajector
     ax = ax if ax is not None else plt.gca()
     S = bank.size
     walls = bank.walls[level].reshape(S, S)
-    ax.imshow(walls, cmap=ListedColormap(["#f3f1ea", "#3c3c46"]), vmin=0, vmax=1)
-    entities = {"coin": [bank.coin[level]], "exit": [bank.exit[level]], "key": list(bank.keys[level]),
-                "chest": list(bank.chests[level]), "checkpoint": [bank.checkpoint[level]],
-                "sensor": [bank.sensor[level]], "shortcut": [bank.shortcut[level]], "agent": [bank.agent[level]]}
+    ax.imshow(walls, cmap=ListedColormap([FLOOR_COLOUR, WALL_COLOUR]), vmin=0, vmax=1)
+    entities = {str(e): cells for e, cells in bank.entity_cells(level).items()}
+    entities["agent"] = [int(bank.agent[level])]
     handles = []
     for name, cells in entities.items():
         cells = [c for c in cells if c >= 0]
@@ -64,8 +69,8 @@ def draw_level(bank: LevelBank, level: int, ax: Axes | None = None, *, trajector
         handles.append(Line2D([], [], color=traj_color, lw=2, label="trajectory"))
     if arrows is not None:
         floor = np.flatnonzero(~bank.walls[level])
-        dx = sum(arrows[floor, a] * _DELTA[a][0] for a in range(4))
-        dy = sum(arrows[floor, a] * _DELTA[a][1] for a in range(4))
+        dx = arrows[floor] @ DC  # picture x follows columns
+        dy = arrows[floor] @ DR  # picture y (downwards) follows rows
         rows, cols = np.divmod(floor, S)
         ax.quiver(cols, rows, dx, -dy, angles="xy", scale_units="xy", scale=2.2, width=0.006, color="#1b1b1b", zorder=4)
     ax.set_xticks([])
@@ -95,14 +100,29 @@ def action_field(policy_probs: Callable[[np.ndarray], np.ndarray], world, level:
     return probs
 
 
-OUTCOME_COLOURS = {"capability failure": "#9e9e9e", "aligned": "#2e8b57", "outer misalignment": "#e08a1e",
-                   "inner misalignment": "#c0392b", "tampering failure": "#7b3fa0",
-                   "coin": "#2e8b57", "exit without coin": "#c0392b", "neither": "#9e9e9e"}
+OUTCOME_COLOURS = {
+    "capability failure": "#9e9e9e",
+    "aligned": "#2e8b57",
+    "outer misalignment": "#e08a1e",
+    "inner misalignment": "#c0392b",
+    "tampering failure": "#7b3fa0",
+    GOT_COIN: "#2e8b57",
+    EXIT_WITHOUT_COIN: "#c0392b",
+    NEITHER: "#9e9e9e",
+}
 
 
-def outcome_bars(summary: "pd.DataFrame", x: str, ax: Axes | None = None, *, outcome: str = "outcome",
-                 order: Sequence[str] | None = None, hue_order: Sequence[str] | None = None,
-                 per_seed: "pd.DataFrame | None" = None, value: str = "share") -> Axes:
+def outcome_bars(
+    summary: pd.DataFrame,
+    x: str,
+    ax: Axes | None = None,
+    *,
+    outcome: str = "outcome",
+    order: Sequence[str] | None = None,
+    hue_order: Sequence[str] | None = None,
+    per_seed: pd.DataFrame | None = None,
+    value: str = "share",
+) -> Axes:
     """Grouped bars of outcome shares with their 95% intervals (``summary`` has share or mean, low, high).
 
     ``per_seed`` (one row per group, outcome and seed, column ``value``) adds a dot per seed.
@@ -116,13 +136,28 @@ def outcome_bars(summary: "pd.DataFrame", x: str, ax: Axes | None = None, *, out
         part = summary[summary[outcome] == name].set_index(x).reindex(order)
         pos = np.arange(len(order)) - 0.4 + width * (j + 0.5)
         err = np.vstack([part[centre] - part["low"], part["high"] - part[centre]])
-        ax.bar(pos, part[centre], width, color=OUTCOME_COLOURS.get(name), label=name, yerr=err, capsize=2,
-               error_kw={"elinewidth": 1})
+        ax.bar(
+            pos,
+            part[centre],
+            width,
+            color=OUTCOME_COLOURS.get(name),
+            label=name,
+            yerr=err,
+            capsize=2,
+            error_kw={"elinewidth": 1},
+        )
         if per_seed is not None:
             for k, group in enumerate(order):
                 vals = per_seed[(per_seed[x] == group) & (per_seed[outcome] == name)][value]
-                ax.scatter(np.full(len(vals), pos[k]) + np.linspace(-width / 4, width / 4, len(vals)), vals, s=6,
-                           color="black", alpha=0.5, zorder=3, linewidths=0)
+                ax.scatter(
+                    np.full(len(vals), pos[k]) + np.linspace(-width / 4, width / 4, len(vals)),
+                    vals,
+                    s=6,
+                    color="black",
+                    alpha=0.5,
+                    zorder=3,
+                    linewidths=0,
+                )
     ax.set_xticks(np.arange(len(order)), order)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("share of test episodes")

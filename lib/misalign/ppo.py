@@ -3,8 +3,8 @@
 The whole loop is here: collect ``num_steps`` steps from ``num_envs`` episodes, compute
 advantages with GAE, then a few epochs of clipped policy and value updates on large
 minibatches. On a CPU the speed comes from the batched environment and the large
-minibatches (see ANCHORS: the update dominates, and a 2x64 MLP updates ~250k
-samples/s at minibatch 4096 but ~50k at 64), not from anything clever in the loop.
+minibatches (the update dominates, and on one core a 2x64 MLP updates about 250k
+samples/s at minibatch 4096 but about 50k at 64), not from anything clever in the loop.
 
 Training can stop early once the mean training return over the last ``stop_window``
 finished episodes reaches ``stop_at_return``; experiments that want a fixed budget
@@ -14,21 +14,24 @@ leave it ``None``.
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from misalign.agents import ActorCritic
+from misalign.agents import ActorCritic, load_policy, save_policy
+from misalign.cache import atomic_dump, cell_key, default_cache_dir
 from misalign.gridworld import GridWorld
-from misalign.scenarios import Scenario, get_scenario
+from misalign.scenarios import Scenario, as_scenario
 from misalign.validation import check_int_range
 
 
@@ -93,10 +96,17 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def train(scenario: Scenario | str, config: PPOConfig = PPOConfig(), seed: int = 0, *, progress: bool = False,
-          checkpoint_every: int | None = None, init: ActorCritic | None = None,
-          env: GridWorld | None = None,
-          callback: Callable[[dict[str, Any]], bool | None] | None = None) -> TrainResult:
+def train(
+    scenario: Scenario | str,
+    config: PPOConfig = PPOConfig(),
+    seed: int = 0,
+    *,
+    progress: bool = False,
+    checkpoint_every: int | None = None,
+    init: ActorCritic | None = None,
+    env: GridWorld | None = None,
+    callback: Callable[[dict[str, Any]], bool | None] | None = None,
+) -> TrainResult:
     """Train a fresh actor-critic (or continue ``init``) on the scenario's training split.
 
     Deterministic given ``seed``: it seeds torch and the environment. ``checkpoint_every``
@@ -109,15 +119,22 @@ def train(scenario: Scenario | str, config: PPOConfig = PPOConfig(), seed: int =
     update's rollout, one array per field); returning True stops training (online
     deployment measures behaviour update by update this way).
     """
-    scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    scenario = as_scenario(scenario)
     check_int_range("seed", seed, 0, 2**63 - 1)
     with torch_threads(config.threads):
         return _train(scenario, config, seed, progress, checkpoint_every, init, env, callback)
 
 
-def _train(scenario: Scenario, cfg: PPOConfig, seed: int, progress: bool, checkpoint_every: int | None,
-           init: ActorCritic | None, env: GridWorld | None = None,
-           callback: Callable[[dict[str, Any]], bool | None] | None = None) -> TrainResult:
+def _train(
+    scenario: Scenario,
+    cfg: PPOConfig,
+    seed: int,
+    progress: bool,
+    checkpoint_every: int | None,
+    init: ActorCritic | None,
+    env: GridWorld | None = None,
+    callback: Callable[[dict[str, Any]], bool | None] | None = None,
+) -> TrainResult:
     torch.manual_seed(seed)
     if env is None:
         env = GridWorld(scenario, "train", cfg.num_envs, seed=seed, level_seed=cfg.level_seed, n_levels=cfg.n_levels)
@@ -171,12 +188,12 @@ def _train(scenario: Scenario, cfg: PPOConfig, seed: int, progress: bool, checkp
                 adv[t] = last
             ret = adv + val_buf
         b_obs, b_act, b_logp = obs_buf.reshape(batch, D), act_buf.reshape(-1), logp_buf.reshape(-1)
-        b_adv, b_ret, b_val = adv.reshape(-1), ret.reshape(-1), val_buf.reshape(-1)
+        b_adv, b_ret = adv.reshape(-1), ret.reshape(-1)
         mb = min(cfg.minibatch_size, batch)
         for _ in range(cfg.epochs):
             perm = torch.randperm(batch)
             for i in range(0, batch, mb):
-                idx = perm[i:i + mb]
+                idx = perm[i : i + mb]
                 logits, value = net(b_obs[idx])
                 logp_all = torch.log_softmax(logits, -1)
                 logp = logp_all.gather(1, b_act[idx, None]).squeeze(1)
@@ -193,14 +210,23 @@ def _train(scenario: Scenario, cfg: PPOConfig, seed: int, progress: bool, checkp
                 opt.step()
         steps += batch
         bar.update(batch)
-        row = {"update": update + 1, "steps": steps, "seconds": time.perf_counter() - start,
-               "episodes": len(recent["reward"]), "entropy": float(entropy.detach()), "value_loss": float(v_loss.detach())}
+        row = {
+            "update": update + 1,
+            "steps": steps,
+            "seconds": time.perf_counter() - start,
+            "episodes": len(recent["reward"]),
+            "entropy": float(entropy.detach()),
+            "value_loss": float(v_loss.detach()),
+        }
         row.update({f"mean_{k}": float(np.mean(v)) if v else float("nan") for k, v in recent.items()})
         rows.append(row)
         if checkpoint_every and (update + 1) % checkpoint_every == 0:
             checkpoints.append({k: v.detach().clone() for k, v in net.state_dict().items()})
-        if (cfg.stop_at_return is not None and len(recent["reward"]) >= cfg.stop_window
-                and row["mean_reward"] >= cfg.stop_at_return):
+        if (
+            cfg.stop_at_return is not None
+            and len(recent["reward"]) >= cfg.stop_window
+            and row["mean_reward"] >= cfg.stop_at_return
+        ):
             break
         if callback is not None:
             episodes = {k: np.concatenate([f[k] for f in finished]) for k in finished[0]} if finished else {}
@@ -216,31 +242,33 @@ def config_dict(config: PPOConfig) -> dict:
     return asdict(config)
 
 
-# What a trained policy depends on: editing any of these retrains, editing anything else does not.
-TRAINING_MODULES = ("__init__", "agents", "envs", "gridworld", "levels", "ppo", "scenarios", "validation")
-
-
-def train_cached(scenario: str, seed: int, config: PPOConfig = PPOConfig(), *, cache_dir: str | None = None,
-                 progress: bool = False, **scenario_overrides) -> TrainResult:
+def train_cached(
+    scenario: Scenario,
+    seed: int,
+    config: PPOConfig = PPOConfig(),
+    *,
+    cache_dir: str | None = None,
+    progress: bool = False,
+) -> TrainResult:
     """:func:`train`, but reuse the saved policy when the same run was done before.
 
-    The key covers the scenario and its overrides, the hyperparameters, the seed and the
-    source of the modules training depends on (:data:`TRAINING_MODULES`), so editing an
-    analysis module does not throw away trained policies; weights are saved with ``torch.save`` and loaded with
+    The key covers the scenario (its plain-data ``key()``), the hyperparameters, the seed
+    and the source of the modules training depends on, so editing an analysis module does
+    not throw away trained policies; weights are saved with ``torch.save`` and loaded with
     ``weights_only=True``, the learning curve as a pickled table, both atomically.
     """
-    from misalign.agents import load_policy, save_policy
-    from misalign.sweeps import atomic_dump, cell_key, default_cache_dir
-    import joblib
-
-    settings = {"scenario": scenario, "overrides": scenario_overrides, "config": config_dict(config)}
-    key = cell_key(train, settings, seed, TRAINING_MODULES)
+    if not isinstance(scenario, Scenario):
+        raise ValueError(
+            f"scenario must be a Scenario object (got {scenario!r}); accepted: "
+            "misalign.scenarios.get_scenario(name, **overrides)"
+        )
+    key = cell_key(train, {"scenario": scenario, "config": config_dict(config)}, seed)
     folder = (default_cache_dir() if cache_dir is None else Path(cache_dir)) / "policies"
-    weights, meta = folder / f"{scenario}-{key}.pt", folder / f"{scenario}-{key}.meta.pkl"
+    weights, meta = folder / f"{scenario.name}-{key}.pt", folder / f"{scenario.name}-{key}.meta.pkl"
     if weights.exists() and meta.exists():
         info = joblib.load(meta)
         return TrainResult(load_policy(weights), info["history"], info["steps"], info["seconds"])
-    result = train(get_scenario(scenario, **scenario_overrides), config, seed, progress=progress)
+    result = train(scenario, config, seed, progress=progress)
     atomic_dump({"history": result.history, "steps": result.steps, "seconds": result.seconds}, meta)
-    save_policy(result.policy, weights, {"scenario": scenario, "seed": seed})
+    save_policy(result.policy, weights, {"scenario": scenario.name, "seed": seed})
     return result

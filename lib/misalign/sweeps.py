@@ -1,10 +1,10 @@
 """Sweeps: run a grid of settings x seeds in parallel, caching every finished cell on disk.
 
 Each cell ``fn(**settings, seed=seed)`` is stored under a key made of the function's
-name, its settings, the seed and the library's version and source hash, written
+name, its settings, the seed and the source of the modules it depends on (:mod:`misalign.cache`), written
 atomically (a temporary file, then ``os.replace``). Rerunning a sweep loads finished
 cells instead of recomputing them, so an interrupted sweep resumes where it stopped and
-never meets half a file; editing the library invalidates the cache.
+never meets half a file; editing a module the cell depends on invalidates it.
 
 Parallelism goes through joblib: local processes by default. To run the same sweep on
 a cluster, create a Dask client (``distributed.Client(...)``) and wrap the call in
@@ -14,13 +14,9 @@ a cluster, create a Dask client (``distributed.Client(...)``) and wrap the call 
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,50 +24,8 @@ import joblib
 import pandas as pd
 from tqdm.auto import tqdm
 
-import misalign
+from misalign.cache import atomic_dump, cell_key, default_cache_dir
 from misalign.validation import check_int_range
-
-
-def default_cache_dir() -> Path:
-    """``$MISALIGN_CACHE`` if set, else ``~/.cache/misalign``."""
-    return Path(os.environ.get("MISALIGN_CACHE", Path.home() / ".cache" / "misalign"))
-
-
-@lru_cache(maxsize=8)
-def library_fingerprint(modules: tuple[str, ...] | None = None) -> str:
-    """The version plus a hash of the library's source, so cached results follow code changes.
-
-    ``modules`` (names like ``"ppo"``) restricts the hash to the modules a result depends
-    on; by default every module counts.
-    """
-    digest = hashlib.sha256(misalign.__version__.encode())
-    folder = Path(misalign.__file__).parent
-    paths = sorted(folder.glob("*.py")) if modules is None else [folder / f"{m}.py" for m in sorted(modules)]
-    for path in paths:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return f"{misalign.__version__}-{digest.hexdigest()[:12]}"
-
-
-def cell_key(fn: Callable[..., Any], settings: Mapping[str, Any], seed: int,
-             modules: tuple[str, ...] | None = None) -> str:
-    """A stable hash of what determines a cell's result (``modules``: see :func:`library_fingerprint`)."""
-    blob = json.dumps({"fn": f"{fn.__module__}.{fn.__qualname__}", "settings": dict(settings), "seed": seed,
-                       "library": library_fingerprint(modules)}, sort_keys=True, default=repr)
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-def atomic_dump(obj: Any, path: Path) -> None:
-    """Write with joblib to a temporary file in the same folder, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        joblib.dump(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _run_cell(fn: Callable[..., Any], settings: Mapping[str, Any], seed: int, path: Path | None) -> Any:
@@ -86,12 +40,19 @@ def _run_cell(fn: Callable[..., Any], settings: Mapping[str, Any], seed: int, pa
 def expand_grid(**axes: Iterable[Any]) -> list[dict[str, Any]]:
     """All combinations of the given settings, as a list of dicts."""
     names = list(axes)
-    return [dict(zip(names, values)) for values in itertools.product(*(list(v) for v in axes.values()))]
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*(list(v) for v in axes.values()))]
 
 
-def run_sweep(fn: Callable[..., Any], grid: Sequence[Mapping[str, Any]], seeds: int | Sequence[int], *,
-              cache_dir: str | os.PathLike | None = None, n_jobs: int = 2, progress: bool = False,
-              use_cache: bool = True) -> pd.DataFrame:
+def run_sweep(
+    fn: Callable[..., Any],
+    grid: Sequence[Mapping[str, Any]],
+    seeds: int | Sequence[int],
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    n_jobs: int = 2,
+    progress: bool = False,
+    use_cache: bool = True,
+) -> pd.DataFrame:
     """Run ``fn(**settings, seed=s)`` for every settings dict in ``grid`` and every seed.
 
     ``fn`` must be importable (a module-level function) and return a dict of results or
@@ -119,10 +80,10 @@ def run_sweep(fn: Callable[..., Any], grid: Sequence[Mapping[str, Any]], seeds: 
     if todo:
         jobs = (joblib.delayed(_run_cell)(fn, cells[i][0], cells[i][1], paths[i]) for i in todo)
         out = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
-        for i, res in zip(todo, tqdm(out, total=len(todo), disable=not progress, desc=fn.__name__)):
+        for i, res in zip(todo, tqdm(out, total=len(todo), disable=not progress, desc=fn.__name__), strict=True):
             results[i] = res
     frames = []
-    for (g, s), res in zip(cells, results):
+    for (g, s), res in zip(cells, results, strict=True):
         table = res.copy() if isinstance(res, pd.DataFrame) else pd.DataFrame([res])
         for j, (k, v) in enumerate({**g, "seed": s}.items()):
             if k in table.columns:  # the function reported this setting itself

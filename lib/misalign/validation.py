@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,9 +25,16 @@ def check_int_range(name: str, value: Any, low: int, high: int) -> None:
 
 def check_probability(name: str, value: Any) -> None:
     """Raise ValueError unless ``value`` is a number in [0, 1]."""
-    try:
-        ok = 0.0 <= float(value) <= 1.0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
+    if not is_real(value) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"{name} must be a probability in [0, 1] (got {value!r})")
+
+
+def is_real(value: Any) -> bool:
+    """A real number that is not a bool (and not a string that looks like one)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_number(name: str, value: Any) -> None:
+    """Raise ValueError unless ``value`` is a finite real number (not a bool or a string)."""
+    if not is_real(value) or not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be a finite number (got {value!r})")

@@ -1,0 +1,113 @@
+"""Chapter 1's experiments (book/01_behavioural_misalignment.py): one scenario per outcome of Framing 1.
+
+The reusable measures (the competence classifier, outcome shares, verdicts) live in
+:mod:`misalign.outcomes`; this module holds what only chapter 1 runs: its cases and
+their training budgets, the sweep cell that trains and classifies, and the calibration
+of the classifier on reference behaviours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from misalign.outcomes import classify, scripted_goal_policy
+from misalign.ppo import PPOConfig, train_cached
+from misalign.registry import GOALS, KINDS
+from misalign.rollouts import rollout
+from misalign.scenarios import get_scenario
+from misalign.sweeps import run_sweep
+
+
+def train_and_classify(
+    scenario: str, seed: int, total_steps: int = 4_000_000, n_episodes: int = 256, split: str = "test", **overrides
+) -> pd.DataFrame:
+    """One sweep cell of Framing 1: train a policy (cached), then classify its test episodes.
+
+    Returns the classified episode table (without trajectories, to keep caches small),
+    with the training budget actually used.
+    """
+    sc = get_scenario(scenario, **overrides)
+    result = train_cached(sc, seed, PPOConfig(total_steps=total_steps))
+    table = classify(rollout(result.policy, sc, split, n_episodes, seed=seed), sc, split)
+    table["train_steps"] = result.steps
+    return table.drop(columns=["actions"])
+
+
+@dataclass(frozen=True)
+class Case:
+    """One Framing-1 demonstration: a scenario, its overrides, its training budget and the outcome it should land in."""
+
+    scenario: str
+    expected: str
+    total_steps: int
+    overrides: tuple[tuple[str, object], ...] = ()
+
+    def settings(self, n_episodes: int) -> dict[str, object]:
+        """Keyword arguments for :func:`train_and_classify` in a sweep."""
+        return {
+            "scenario": self.scenario,
+            "total_steps": self.total_steps,
+            "n_episodes": n_episodes,
+            **dict(self.overrides),
+        }
+
+
+# One scenario per outcome, each trained until its training reward is high (the essay's premise).
+# Budgets differ because the tasks do: finding a coin placed anywhere takes an MLP about 4M steps,
+# walking to a fixed corner or landmark a fraction of that. coin-at-exit gets coin-diverse's budget,
+# so the pair differs only in the training levels: at 1M steps its training success is already
+# 100%, but in about half of the seeds the walk to the exit falls apart on test levels (capability
+# failure); by 4M it is a robust goal.
+FRAMING1_CASES = (
+    Case("coin-at-exit", "inner misalignment", 4_000_000),
+    Case("coin-diverse", "aligned", 4_000_000, (("alpha", 0.25),)),
+    Case("capability-shift", "capability failure", 1_000_000),
+    Case("checkpoint", "outer misalignment", 2_000_000),
+    Case("tampering", "tampering failure", 1_000_000),
+)
+# Where the categories blur: the same shortcut is outer or inner depending on how R is extended.
+AMBIGUOUS_CASE = Case("absent-supervisor", "outer misalignment", 3_000_000)
+
+
+def run_cases(
+    cases: tuple[Case, ...] | list[Case],
+    seeds: list[int] | int,
+    n_episodes: int = 256,
+    *,
+    n_jobs: int = 2,
+    progress: bool = False,
+    budget_scale: float = 1.0,
+) -> pd.DataFrame:
+    """Train and classify every case over seeds (a cached, resumable sweep); one row per test episode.
+
+    ``budget_scale`` shrinks every training budget (the smoke profile uses it).
+    """
+    grid = []
+    for case in cases:
+        settings = case.settings(n_episodes)
+        settings["total_steps"] = max(8192, int(case.total_steps * budget_scale))
+        grid.append(settings)
+    table = run_sweep(train_and_classify, grid, seeds, n_jobs=n_jobs, progress=progress)
+    expected = {c.scenario: c.expected for c in cases}
+    table["expected"] = table["scenario"].map(expected)
+    return table
+
+
+def calibration_episodes(scenario: str = "coin-at-exit", n_episodes: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Competence scores of reference behaviours on a scenario's test levels: a uniformly random
+    policy and scripted shortest-path walkers to each goal in the level."""
+    rng = np.random.default_rng(seed)
+    sc = get_scenario(scenario)
+    tables = []
+    rand = classify(rollout(lambda obs: rng.integers(4, size=len(obs)), sc, "test", n_episodes, seed), sc)
+    tables.append(rand.assign(behaviour="uniform random"))
+    for goal in (g for g in GOALS if not KINDS[g].many):
+        if goal in sc.entities:
+            walker = scripted_goal_policy(sc, "test", goal, n_episodes, beta=50.0, seed=seed)
+            tables.append(
+                classify(rollout(walker, sc, "test", n_episodes, seed), sc).assign(behaviour=f"walks to {goal}")
+            )
+    return pd.concat(tables, ignore_index=True)
