@@ -27,11 +27,7 @@ def config() -> dict:
 def run_build_tool(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
     """Run tools/build_book.py with this interpreter; capture its output as text."""
     return subprocess.run(
-        [sys.executable, str(BUILD_TOOL), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+        [sys.executable, str(BUILD_TOOL), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
 
 

@@ -37,10 +37,7 @@ def test_glue_records_value_and_tolerance(record_env) -> None:
     claims.glue("label", "exit")
     assert _record(record_env) == {
         "chapter": "07_unit",
-        "values": {
-            "rate": {"value": 0.5, "tolerance": 0.01},
-            "label": {"value": "exit", "tolerance": None},
-        },
+        "values": {"rate": {"value": 0.5, "tolerance": 0.01}, "label": {"value": "exit", "tolerance": None}},
     }
     assert [p.name for p in record_env.iterdir()] == ["07_unit.json"], "no temp files left"
 

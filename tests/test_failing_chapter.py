@@ -53,7 +53,7 @@ def test_failed_claims_fail_the_build(tmp_path: Path) -> None:
         {
             "01_claims": PARAMETERS
             + "# %%\nfrom misalign.claims import claim, check_claims\n"
-            + "claim(2 + 2 == 5, 'arithmetic still works')\ncheck_claims()\n",
+            + "claim(2 + 2 == 5, 'arithmetic still works')\ncheck_claims()\n"
         },
     )
     proc = run_build_tool("--root", str(root), "--no-html", timeout=300)

@@ -93,12 +93,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def glue(
-    name: str,
-    value: Any,
-    *,
-    tolerance: float | None = None,
-    fmt: str | None = None,
-    display: bool = False,
+    name: str, value: Any, *, tolerance: float | None = None, fmt: str | None = None, display: bool = False
 ) -> Any:
     """Glue ``value`` for ``{glue:text}`name``` and record it for drift checks.
 
@@ -191,8 +186,7 @@ def _compare_value(ref: Mapping[str, Any], new: Mapping[str, Any]) -> str | None
 
 
 def compare_records(
-    reference: Mapping[str, Mapping[str, Any]],
-    current: Mapping[str, Mapping[str, Any]],
+    reference: Mapping[str, Mapping[str, Any]], current: Mapping[str, Mapping[str, Any]]
 ) -> list[Drift]:
     """List every value of ``current`` that drifted from ``reference``.
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.linear_model import LogisticRegression
 
 from misalign.agents import ActorCritic
 from misalign.behaviours import misbehaviour as misbehaviour_named
@@ -351,8 +352,6 @@ def _h_last(net: ActorCritic, obs: np.ndarray) -> np.ndarray:
 
 def fit_goal_probe(net: ActorCritic, states: ProbeStates) -> Any:
     """A logistic probe from the last hidden layer to the shortcut-ward move, fitted on the *original* network."""
-    from sklearn.linear_model import LogisticRegression
-
     x = np.concatenate([_h_last(net, states.obs_unseen), _h_last(net, states.obs_seen)])
     y = np.concatenate([states.target, states.target])
     return LogisticRegression(max_iter=2000).fit(x, y)
