@@ -134,12 +134,7 @@ def execute_one(src: Path, dst: Path, profile: str, result_path: Path) -> int:
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
-            str(dst),
-            str(dst),
-            parameters=parameters,
-            cwd=str(dst.parent),
-            progress_bar=False,
-            log_output=False,
+            str(dst), str(dst), parameters=parameters, cwd=str(dst.parent), progress_bar=False, log_output=False
         )
     except PapermillExecutionError as err:
         # Map papermill's index (counted with any injected cell) to the source's cells.
@@ -266,11 +261,7 @@ def machine_info(root: Path) -> dict[str, Any]:
         usable = os.cpu_count()
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
@@ -339,10 +330,7 @@ def build(args: argparse.Namespace) -> int:
     from misalign.claims import collect_records, write_json_atomic
 
     write_json_atomic(out / "timings.json", timings)
-    write_json_atomic(
-        out / "record.json",
-        {"profile": args.profile, "chapters": collect_records(out / "records")},
-    )
+    write_json_atomic(out / "record.json", {"profile": args.profile, "chapters": collect_records(out / "records")})
 
     failed = [r for r in results if not r["ok"]]
     if failed:
