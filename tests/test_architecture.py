@@ -66,18 +66,10 @@ def test_the_literal_check_catches_a_literal(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("ruff", path=str(Path(sys.executable).parent)) is None, reason="ruff not installed")
 def test_ruff_passes() -> None:
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
-    paths = [
-        "lib",
-        "tests",
-        "benchmarks",
-        "tools",
-        *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "book").glob("*.py")),
-    ]
+    paths = ["lib", "tests", "benchmarks", "tools"]
     check = subprocess.run([ruff, "check", *paths], cwd=ROOT, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    fmt = subprocess.run(
-        [ruff, "format", "--check", "lib", "tests", "benchmarks", "tools"], cwd=ROOT, capture_output=True, text=True
-    )
+    fmt = subprocess.run([ruff, "format", "--check", *paths], cwd=ROOT, capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 
