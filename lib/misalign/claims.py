@@ -5,8 +5,11 @@ rerun that no longer supports the text must fail loudly. So a chapter
 
 * glues each number it quotes with :func:`glue`, which also writes it to a per-chapter
   *record* (JSON) that the build tool collects into ``_build/record.json``;
+* glues a (mean, low, high) interval with :func:`glue_interval` (three names, one call);
 * states its headline claims with :func:`claim` and ends with :func:`check_claims`,
-  which raises if any claim failed (the build then fails, naming the chapter and cell).
+  which raises if any claim failed (the build then fails, naming the chapter and cell)
+  unless the chapter's profile does not enforce claims (a smoke run: see
+  :func:`misalign.chapter.open_chapter`, which calls :func:`set_enforcement`).
 
 The collected record is compared with the committed reference
 (``data/reference_record.json``) by :func:`compare_records`: numbers may drift within
@@ -24,7 +27,7 @@ import math
 import numbers
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,8 @@ DEFAULT_RECORD_DIR = Path("_build") / "records"
 _chapter_override: str | None = None
 _entries: dict[str, dict[str, Any]] = {}
 _claims: list[tuple[bool, str]] = []
+_enforce: bool = True
+_enforce_reason: str = ""
 
 
 def set_chapter(name: str) -> None:
@@ -120,8 +125,67 @@ def glue(
     return value
 
 
+def glue_interval(
+    name: str,
+    interval: Sequence[Any],
+    *,
+    tolerance: float | None = None,
+    fmt: str | None = None,
+    suffixes: tuple[str, str, str] = ("", "_low", "_high"),
+    display: bool = False,
+) -> tuple[Any, Any, Any]:
+    """Glue a ``(mean, low, high)`` interval as three names: ``name`` + each of ``suffixes``.
+
+    The default names are ``name``, ``name_low`` and ``name_high``; chapters that named
+    their intervals otherwise pass e.g. ``suffixes=("", "_lo", "_hi")`` or
+    ``("_share", "_low", "_high")``. The three values share ``tolerance`` and ``fmt``
+    and are recorded exactly as three :func:`glue` calls would record them. Raises
+    unless the three are finite numbers with ``low <= mean <= high``. Returns the
+    plain-Python ``(mean, low, high)``.
+    """
+    if isinstance(interval, (str, bytes, Mapping)) or not isinstance(interval, Iterable):
+        raise TypeError(f"glue_interval {name!r}: interval must be (mean, low, high), got {interval!r}")
+    values = tuple(to_scalar(v) for v in interval)
+    if len(values) != 3:
+        raise ValueError(f"glue_interval {name!r}: interval must be (mean, low, high), got {len(values)} values")
+    if len(suffixes) != 3 or len(set(suffixes)) != 3 or not all(isinstance(x, str) for x in suffixes):
+        raise ValueError(f"glue_interval {name!r}: suffixes must be three distinct strings, got {suffixes!r}")
+    if not all(_is_number(v) for v in values):
+        raise TypeError(f"glue_interval {name!r}: mean, low and high must be numbers, got {values!r}")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"glue_interval {name!r}: mean, low and high must be finite, got {values!r}")
+    mean, low, high = values
+    if not low <= mean <= high:
+        raise ValueError(f"glue_interval {name!r}: expected low <= mean <= high, got {values!r}")
+    return tuple(  # type: ignore[return-value]
+        glue(f"{name}{suffix}", value, tolerance=tolerance, fmt=fmt, display=display)
+        for suffix, value in zip(suffixes, values, strict=True)
+    )
+
+
+def set_enforcement(enforce: bool, reason: str = "") -> None:
+    """Decide whether :func:`check_claims` fails on a false claim (the chapter's profile does).
+
+    ``reason`` (e.g. ``"profile 'smoke'"``) is shown when claims fail but are not enforced.
+    :func:`misalign.chapter.open_chapter` calls this; the default is to enforce.
+    """
+    global _enforce, _enforce_reason
+    if not isinstance(enforce, bool):
+        raise ValueError(f"enforce must be True or False (got {enforce!r})")
+    _enforce, _enforce_reason = enforce, reason
+
+
+def claims_enforced() -> bool:
+    """Whether a false claim fails :func:`check_claims` in this kernel."""
+    return _enforce
+
+
 def claim(condition: bool, message: str) -> bool:
-    """State a claim the prose makes; :func:`check_claims` fails if any is false."""
+    """State a claim the prose makes; :func:`check_claims` fails if any is false.
+
+    The claim is recorded whatever the profile; whether a false one fails the chapter is
+    the profile's decision (:func:`set_enforcement`), so a claim never says ``or not full``.
+    """
     ok = bool(condition)
     _claims.append((ok, message))
     return ok
@@ -131,20 +195,28 @@ def check_claims() -> None:
     """Raise AssertionError listing every failed claim (then forget them all).
 
     Why at the end of a chapter: the prose above was written for these numbers; if a
-    rerun no longer supports it, the build must stop with a readable reason.
+    rerun no longer supports it, the build must stop with a readable reason. Where the
+    profile does not enforce claims (:func:`set_enforcement`), failed claims are printed
+    instead. Returns None, so that a chapter's last line shows nothing.
     """
     failed = [msg for ok, msg in _claims if not ok]
     total = len(_claims)
     _claims.clear()
     if failed:
         lines = "\n".join(f"  - {msg}" for msg in failed)
-        raise AssertionError(f"{len(failed)} of {total} claims failed in chapter {chapter_name()!r}:\n{lines}")
+        summary = f"{len(failed)} of {total} claims failed in chapter {chapter_name()!r}"
+        if _enforce:
+            raise AssertionError(f"{summary}:\n{lines}")
+        why = f" in {_enforce_reason}" if _enforce_reason else ""
+        print(f"{summary} (not enforced{why}):\n{lines}")
 
 
 def reset() -> None:
-    """Forget glued values and pending claims (for tests and re-runs)."""
+    """Forget glued values and pending claims, and enforce claims again (for tests and re-runs)."""
+    global _enforce, _enforce_reason
     _entries.clear()
     _claims.clear()
+    _enforce, _enforce_reason = True, ""
 
 
 # --- reproducibility record -------------------------------------------------------
