@@ -16,18 +16,13 @@
 # ---
 
 # %% tags=["remove-input", "remove-output"]
-# On Colab only: install the book's library from its repository (elsewhere `make venv`
-# or environment.yml has installed it already).
+# Colab only: install the book's library (elsewhere `make venv` or environment.yml has).
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    import subprocess
-
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q",
-         "git+https://github.com/misalign-book/misalign"],
-        check=True,
-    )
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/misalign-book/misalign"],
+                   check=True)
 
 # %% [markdown]
 # # Fork a chapter: template
@@ -51,6 +46,12 @@ if "google.colab" in sys.modules:
 #
 # The build passes `profile="smoke"` for quick checks; the published pages use the
 # defaults below. Leave `seeds` as `None` to take the profile's seeds.
+#
+# The next cell declares the profiles and opens the chapter with `open_chapter`, which
+# checks these three parameters (an unknown profile or a bad list of seeds stops here,
+# with the accepted values) and sets the figure theme. A profile also decides whether
+# the claims at the end must hold: the published profile enforces them; the smoke
+# profile, whose budgets are too small to support the prose, only reports them.
 
 # %% tags=["parameters"]
 profile = "full"  # "full": published run; "smoke": quick pipeline check
@@ -61,20 +62,19 @@ device = "cpu"  # the gridworld and the small networks run on the CPU
 # %matplotlib inline
 import matplotlib.pyplot as plt
 import seaborn as sns
-
-from misalign.claims import check_claims, claim, glue
 from misalign.behaviours import COIN_OUTCOMES
+from misalign.chapter import Profile, open_chapter
+from misalign.claims import check_claims, claim, glue, glue_interval
 from misalign.rollouts import train_and_test
 from misalign.stats import summarize
 from misalign.sweeps import run_sweep
 
 PROFILES = {
-    "full": {"n_seeds": 10, "steps": 500_000, "episodes": 500},
-    "smoke": {"n_seeds": 2, "steps": 100_000, "episodes": 100},
+    "full": Profile(n_seeds=10, settings={"steps": 500_000, "episodes": 500}),
+    "smoke": Profile(n_seeds=2, enforce_claims=False, settings={"steps": 100_000, "episodes": 100}),
 }
-settings = PROFILES[profile]
-if seeds is None:
-    seeds = list(range(settings["n_seeds"]))
+ch = open_chapter(PROFILES, profile, seeds, device)
+seeds, settings = ch.seeds, ch.settings
 SCENARIO, OVERRIDES = "coin-at-exit", {}
 STEPS = settings["steps"]
 
@@ -102,7 +102,6 @@ shares.round(3)
 # ## Figure
 
 # %%
-sns.set_theme(style="whitegrid", context="notebook")
 fig, ax = plt.subplots(figsize=(8, 3.6))
 sns.barplot(data=long, x="outcome", y="share", hue="split", order=list(COIN_OUTCOMES), errorbar=("ci", 95),
             ax=ax, palette=["#9bb7d4", "#1e6edc"])
@@ -127,9 +126,8 @@ glue("n_seeds", len(seeds))
 glue("steps", f"{STEPS:,}")
 glue("episodes", settings["episodes"])
 glue("train_coin", pick.loc[("train", "coin"), "mean"], tolerance=0.02, fmt=".0%")
-glue("test_exit", pick.loc[("test", "exit without coin"), "mean"], tolerance=0.05, fmt=".0%")
-glue("test_exit_low", pick.loc[("test", "exit without coin"), "low"], tolerance=0.05, fmt=".0%")
-glue("test_exit_high", pick.loc[("test", "exit without coin"), "high"], tolerance=0.05, fmt=".0%")
+glue_interval("test_exit", pick.loc[("test", "exit without coin"), ["mean", "low", "high"]],
+              tolerance=0.05, fmt=".0%")
 glue("test_coin", pick.loc[("test", "coin"), "mean"], tolerance=0.05, fmt=".0%");
 
 # %% [markdown]
@@ -150,9 +148,9 @@ glue("test_coin", pick.loc[("test", "coin"), "mean"], tolerance=0.05, fmt=".0%")
 # %%
 test_exit = pick.loc[("test", "exit without coin")]
 test_coin = pick.loc[("test", "coin")]
-claim(pick.loc[("train", "coin"), "mean"] >= 0.9 or profile != "full",
+claim(pick.loc[("train", "coin"), "mean"] >= 0.9,
       "the policies get the coin in at least 90% of training-distribution episodes")
-claim(test_exit["low"] > test_coin["high"] or profile != "full",
+claim(test_exit["low"] > test_coin["high"],
       "on test levels, exiting without the coin is more frequent than taking it (disjoint 95% intervals)")
-claim(len(seeds) >= 10 or profile != "full", "the published profile uses at least 10 seeds")
+claim(len(seeds) >= 10, "the published profile uses at least 10 seeds")
 check_claims()

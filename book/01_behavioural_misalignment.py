@@ -16,18 +16,13 @@
 # ---
 
 # %% tags=["remove-input", "remove-output"]
-# On Colab only: install the book's library from its repository (elsewhere `make venv`
-# or environment.yml has installed it already).
+# Colab only: install the book's library (elsewhere `make venv` or environment.yml has).
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    import subprocess
-
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q",
-         "git+https://github.com/misalign-book/misalign"],
-        check=True,
-    )
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/misalign-book/misalign"],
+                   check=True)
 
 # %% [markdown]
 # # Framing 1: types of behavioural misalignment
@@ -73,22 +68,21 @@ device = "cpu"  # the gridworld and the small networks run on the CPU
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-
-from misalign.claims import check_claims, claim, glue
-from misalign.gridworld import level_bank
+from misalign.chapter import Profile, open_chapter
+from misalign.claims import check_claims, claim, glue, glue_interval
 from misalign.experiments.behavioural import AMBIGUOUS_CASE, FRAMING1_CASES, calibration_episodes, run_cases
+from misalign.gridworld import level_bank
 from misalign.outcomes import OUTCOMES, Thresholds, outcome_table, shares_per_seed, verdicts
 from misalign.plotting import OUTCOME_COLOURS, draw_level, outcome_bars
 from misalign.scenarios import get_scenario
 
 PROFILES = {
-    "full": {"n_seeds": 10, "episodes": 256, "budget_scale": 1.0, "calibration_episodes": 200},
-    "smoke": {"n_seeds": 2, "episodes": 32, "budget_scale": 0.05, "calibration_episodes": 32},
+    "full": Profile(n_seeds=10, budget_scale=1.0, settings={"episodes": 256, "calibration_episodes": 200}),
+    "smoke": Profile(n_seeds=2, enforce_claims=False, budget_scale=0.05,
+                     settings={"episodes": 32, "calibration_episodes": 32}),
 }
-settings = PROFILES[profile]
-if seeds is None:
-    seeds = list(range(settings["n_seeds"]))
-sns.set_theme(style="whitegrid", context="notebook")
+ch = open_chapter(PROFILES, profile, seeds, device)
+seeds, settings = ch.seeds, ch.settings
 
 # %% [markdown]
 # ## Five scenarios, one per row
@@ -102,7 +96,7 @@ sns.set_theme(style="whitegrid", context="notebook")
 cases = {c.scenario: c for c in FRAMING1_CASES}
 scenario_table = pd.DataFrame([
     {"scenario": c.scenario, "should land in": c.expected,
-     "training steps": f"{int(c.total_steps * settings['budget_scale']):,}",
+     "training steps": f"{ch.profile.budget(c.total_steps):,}",
      "what differs": get_scenario(c.scenario, **dict(c.overrides)).summary}
     for c in FRAMING1_CASES])
 scenario_table.style.hide(axis="index")
@@ -163,7 +157,7 @@ calib_rates = calib.groupby("behaviour")["competent"].mean()
 # cached on disk, so rerunning this page reuses them.
 
 # %%
-episodes = run_cases(FRAMING1_CASES, seeds, settings["episodes"], budget_scale=settings["budget_scale"], progress=True)
+episodes = run_cases(FRAMING1_CASES, seeds, settings["episodes"], budget_scale=ch.profile.budget_scale, progress=True)
 per_seed = shares_per_seed(episodes)
 summary = outcome_table(per_seed)
 verdict = verdicts(summary, {c.scenario: c.expected for c in FRAMING1_CASES})
@@ -203,9 +197,8 @@ glue("random_competent", calib_rates["uniform random"], tolerance=0.05, fmt=".0%
 glue("walker_competent", calib_rates.drop("uniform random").min(), tolerance=0.05, fmt=".0%")
 for case in FRAMING1_CASES:
     key = case.scenario.replace("-", "_")
-    glue(f"{key}_share", v.loc[case.scenario, "share"], tolerance=0.1, fmt=".0%")
-    glue(f"{key}_low", v.loc[case.scenario, "low"], tolerance=0.1, fmt=".0%")
-    glue(f"{key}_high", v.loc[case.scenario, "high"], tolerance=0.1, fmt=".0%")
+    glue_interval(key, v.loc[case.scenario, ["share", "low", "high"]], tolerance=0.1, fmt=".0%",
+                  suffixes=("_share", "_low", "_high"))
     glue(f"{key}_runner", v.loc[case.scenario, "runner_up"])
     glue(f"{key}_runner_share", v.loc[case.scenario, "runner_up_share"], tolerance=0.1, fmt=".0%")
 glue("n_separated", int(verdict["separated"].sum()))
@@ -300,7 +293,7 @@ glue("tampering_R", mean_r.loc["tampering", "R"], tolerance=0.1, fmt=".2f")
 # or inner (if judged by the untampered R).
 
 # %%
-amb = run_cases([AMBIGUOUS_CASE], seeds, settings["episodes"], budget_scale=settings["budget_scale"])
+amb = run_cases([AMBIGUOUS_CASE], seeds, settings["episodes"], budget_scale=ch.profile.budget_scale)
 amb["overseer"] = amb["overseen"].map({True: "overseer present", False: "overseer absent"})
 amb_shares = shares_per_seed(amb, by="overseer")
 amb_summary = outcome_table(amb_shares, by="overseer")
@@ -354,28 +347,27 @@ glue("tamper_r_high", tamper_r_high, tolerance=0.1, fmt=".0%")
 # ## Claims
 
 # %%
-full = profile == "full"
 for row in verdict.itertuples():
-    claim(row.most_frequent == row.expected or not full,
+    claim(row.most_frequent == row.expected,
           f"{row.scenario}: the most frequent outcome is {row.expected} (got {row.most_frequent})")
     if row.scenario == "coin-at-exit":  # seeds split between a robust exit goal and collapse (see the text)
-        claim(inner_seeds.get("inner misalignment", 0) > len(seeds) / 2 or not full,
+        claim(inner_seeds.get("inner misalignment", 0) > len(seeds) / 2,
               "coin-at-exit: inner misalignment is the verdict of most seeds' policies")
-        claim(row.low > cae.loc["aligned", "high"] or not full,
+        claim(row.low > cae.loc["aligned", "high"],
               "coin-at-exit: inner misalignment clearly exceeds aligned behaviour (disjoint 95% CIs)")
         continue
-    claim(row.separated or not full,
+    claim(row.separated,
           f"{row.scenario}: the 95% CI of {row.expected} [{row.low:.2f}, {row.high:.2f}] lies above the runner-up "
           f"{row.runner_up} (upper {row.runner_up_high:.2f})")
-claim(calib_rates["uniform random"] <= 0.15 or not full, "at most 15% of random episodes count as competent")
-claim(calib_rates.drop("uniform random").min() >= 0.95 or not full, "scripted walkers count as competent (>= 95%)")
-claim(goals["coin-at-exit"].get("exit", 0.0) >= 0.5 or not full, "coin-at-exit's revealed goal is mostly the exit")
-claim(mean_r.loc["checkpoint", "R"] > 1.0 > mean_r.loc["checkpoint", "H"] or not full,
+claim(calib_rates["uniform random"] <= 0.15, "at most 15% of random episodes count as competent")
+claim(calib_rates.drop("uniform random").min() >= 0.95, "scripted walkers count as competent (>= 95%)")
+claim(goals["coin-at-exit"].get("exit", 0.0) >= 0.5, "coin-at-exit's revealed goal is mostly the exit")
+claim(mean_r.loc["checkpoint", "R"] > 1.0 > mean_r.loc["checkpoint", "H"],
       "checkpoint policies earn more R than leaving would (1.0) while H stays below it")
-claim(sc_share["overseer absent"] > sc_share["overseer present"] or not full,
+claim(sc_share["overseer absent"] > sc_share["overseer present"],
       "absent-supervisor policies take the shortcut more often without an overseer")
-claim(outer_when_absent >= 0.5 or not full, "unobserved shortcuts are labelled outer misalignment")
-claim(inner_when_present >= 0.5 or len(shortcut_eps[shortcut_eps["overseen"]]) < 10 or not full,
+claim(outer_when_absent >= 0.5, "unobserved shortcuts are labelled outer misalignment")
+claim(inner_when_present >= 0.5 or len(shortcut_eps[shortcut_eps["overseen"]]) < 10,
       "observed shortcuts are labelled inner misalignment (when there are enough of them)")
-claim(len(seeds) >= 10 or not full, "the published profile uses at least 10 seeds")
+claim(len(seeds) >= 10, "the published profile uses at least 10 seeds")
 check_claims()

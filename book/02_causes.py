@@ -16,18 +16,13 @@
 # ---
 
 # %% tags=["remove-input", "remove-output"]
-# On Colab only: install the book's library from its repository (elsewhere `make venv`
-# or environment.yml has installed it already).
+# Colab only: install the book's library (elsewhere `make venv` or environment.yml has).
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    import subprocess
-
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q",
-         "git+https://github.com/misalign-book/misalign"],
-        check=True,
-    )
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/misalign-book/misalign"],
+                   check=True)
 
 # %% [markdown]
 # # Framing 1.5: what caused the misbehaviour?
@@ -78,32 +73,41 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-
-from misalign.experiments.causes import ABLATIONS, COIN_COLUMNS, ablation_cell, alpha_cell, attribution_cell, reward_correction_cell, shares_summary
+from misalign.chapter import Profile, open_chapter
+from misalign.claims import check_claims, claim, glue, glue_interval
 from misalign.corrections import correction_budget, indifference_share
-from misalign.claims import check_claims, claim, glue
+from misalign.experiments.causes import (
+    ABLATIONS,
+    COIN_COLUMNS,
+    ablation_cell,
+    alpha_cell,
+    attribution_cell,
+    reward_correction_cell,
+    shares_summary,
+)
 from misalign.outcomes import OUTCOMES
 from misalign.plotting import OUTCOME_COLOURS, outcome_bars
 from misalign.stats import mean_ci
 from misalign.sweeps import expand_grid, run_sweep
 
 PROFILES = {
-    "full": {"n_seeds": 10, "episodes": 256, "threshold": 0.25,
-             "alphas": [0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25], "alpha_steps": 1_000_000,
-             "ks": [0.0, 0.1, 0.25, 0.5], "k_steps": 1_000_000,
-             "attr_levels": 32, "attr_m": (4, 12), "attr_steps": 400_000, "attr_every": 6,
-             "ablation_steps": 100_000, "cnn_seeds": 3},
-    "smoke": {"n_seeds": 2, "episodes": 32, "threshold": 0.25,
-              "alphas": [0.0, 0.1, 0.25], "alpha_steps": 16_384,
-              "ks": [0.0, 0.5], "k_steps": 16_384,
-              "attr_levels": 8, "attr_m": (2,), "attr_steps": 16_384, "attr_every": 1,
-              "ablation_steps": 16_384, "cnn_seeds": 1},
+    "full": Profile(n_seeds=10, settings={
+        "episodes": 256, "threshold": 0.25,
+        "alphas": [0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25], "alpha_steps": 1_000_000,
+        "ks": [0.0, 0.1, 0.25, 0.5], "k_steps": 1_000_000,
+        "attr_levels": 32, "attr_m": (4, 12), "attr_steps": 400_000, "attr_every": 6,
+        "ablation_steps": 100_000, "cnn_seeds": 3}),
+    "smoke": Profile(n_seeds=2, enforce_claims=False, settings={
+        "episodes": 32, "threshold": 0.25,
+        "alphas": [0.0, 0.1, 0.25], "alpha_steps": 16_384,
+        "ks": [0.0, 0.5], "k_steps": 16_384,
+        "attr_levels": 8, "attr_m": (2,), "attr_steps": 16_384, "attr_every": 1,
+        "ablation_steps": 16_384, "cnn_seeds": 1}),
 }
-settings = PROFILES[profile]
-if seeds is None:
-    seeds = list(range(settings["n_seeds"]))
+ch = open_chapter(PROFILES, profile, seeds, device)
+seeds, settings = ch.seeds, ch.settings
 threshold = settings["threshold"]
-sns.set_theme(style="whitegrid", context="notebook")
+LO_HI = ("", "_lo", "_hi")  # this chapter glues an interval as x, x_lo, x_hi
 timings: dict[str, float] = {}
 page_start = time.perf_counter()
 
@@ -121,11 +125,11 @@ def budget_text(b: dict[str, float], grid: list[float]) -> str:
 # We train on coin-diverse levels with a share alpha of coins away from the exit, for
 # alpha from 0 to a quarter, **at one fixed training budget** (the budget at which
 # chapter 1's coin-at-exit policies are fully trained; alpha = 0 reuses them). A
-# fixed budget matters: a harder training distribution may take longer to learn, and a
-# probe of ours (see the anchors) saw extra diversity turn goal misgeneralization into
-# *capability failure* rather than success. So every outcome share is shown, not only the
-# misbehaviour's. Each point is the mean over seeds of a policy's share of test episodes
-# (coin anywhere), with a 95% t-interval over seeds.
+# fixed budget matters: a harder training distribution may take longer to learn, so
+# extra diversity can turn goal misgeneralization into *capability failure* rather than
+# success (this sweep shows it below, and the claims at the end check it). So every
+# outcome share is shown, not only the misbehaviour's. Each point is the mean over seeds
+# of a policy's share of test episodes (coin anywhere), with a 95% t-interval over seeds.
 
 # %%
 t0 = time.perf_counter()
@@ -170,24 +174,21 @@ a_max = max(settings["alphas"])
 glue("alpha_steps", f"{settings['alpha_steps']:,}")
 glue("n_seeds", len(seeds))
 glue("threshold", f"{threshold:.0%}")
-glue("inner_a0", a.loc[(0.0, "inner misalignment"), "share"], tolerance=0.1, fmt=".0%")
-glue("inner_a0_lo", a.loc[(0.0, "inner misalignment"), "low"], tolerance=0.1, fmt=".0%")
-glue("inner_a0_hi", a.loc[(0.0, "inner misalignment"), "high"], tolerance=0.1, fmt=".0%")
+glue_interval("inner_a0", a.loc[(0.0, "inner misalignment"), ["share", "low", "high"]], tolerance=0.1, fmt=".0%",
+              suffixes=LO_HI)
 glue("exitnocoin_a0", a.loc[(0.0, "coin: exit without coin"), "share"], tolerance=0.1, fmt=".0%")
 glue("alpha_max", f"{a_max:g}")
 for name, key in (("inner misalignment", "inner"), ("aligned", "aligned"), ("capability failure", "capfail"),
                   ("coin: exit without coin", "exitnocoin"), ("coin: coin", "coin")):
-    glue(f"{key}_amax", a.loc[(a_max, name), "share"], tolerance=0.1, fmt=".0%")
-    glue(f"{key}_amax_lo", a.loc[(a_max, name), "low"], tolerance=0.1, fmt=".0%")
-    glue(f"{key}_amax_hi", a.loc[(a_max, name), "high"], tolerance=0.1, fmt=".0%")
+    glue_interval(f"{key}_amax", a.loc[(a_max, name), ["share", "low", "high"]], tolerance=0.1, fmt=".0%",
+                  suffixes=LO_HI)
 glue("alpha_budget", budget_text(alpha_budget, settings["alphas"]))
 glue("alpha_budget_coin", budget_text(alpha_budget_coin, settings["alphas"]))
 cap = alpha_summary[alpha_summary["outcome"] == "capability failure"].set_index("alpha")
 cap_peak_alpha = float(cap["share"].idxmax())
 glue("cap_peak_alpha", f"{cap_peak_alpha:g}")
-glue("cap_peak", cap.loc[cap_peak_alpha, "share"], tolerance=0.15, fmt=".0%")
-glue("cap_peak_lo", cap.loc[cap_peak_alpha, "low"], tolerance=0.15, fmt=".0%")
-glue("cap_peak_hi", cap.loc[cap_peak_alpha, "high"], tolerance=0.15, fmt=".0%")
+glue_interval("cap_peak", cap.loc[cap_peak_alpha, ["share", "low", "high"]], tolerance=0.15, fmt=".0%",
+              suffixes=LO_HI)
 glue("capfail_a0", cap.loc[0.0, "share"], tolerance=0.15, fmt=".0%")
 glue("neither_peak", a.loc[(cap_peak_alpha, "coin: neither"), "share"], tolerance=0.15, fmt=".0%")
 glue("inner_peak", a.loc[(cap_peak_alpha, "inner misalignment"), "share"], tolerance=0.15, fmt=".0%")
@@ -213,8 +214,8 @@ glue("train_h_amax", train_h.loc[a_max], tolerance=0.1, fmt=".0%")
 # harder, and this budget does not finish learning them (chapter 1 needed four times as
 # many steps to make alpha = 0.25 mostly aligned).
 #
-# The path between the two ends is not monotone, and it is the anchors' warning in
-# miniature. The capability-failure share peaks at alpha = {glue:text}`cap_peak_alpha`:
+# The path between the two ends is not monotone, and it is the fixed-budget warning
+# above in miniature. The capability-failure share peaks at alpha = {glue:text}`cap_peak_alpha`:
 # {glue:text}`cap_peak` of test episodes (CI {glue:text}`cap_peak_lo`–{glue:text}`cap_peak_hi`,
 # against {glue:text}`capfail_a0` without diversity), with {glue:text}`neither_peak`
 # reaching neither coin nor exit, while inner misalignment falls to
@@ -240,7 +241,7 @@ glue("train_h_amax", train_h.loc[a_max], tolerance=0.1, fmt=".0%")
 # figure is the comparison. Where our budget is larger than theirs, the difference is
 # as much about training time as about data: a few diverse levels only teach the coin if
 # the learner gets enough experience of them, which is exactly the interaction the
-# fixed-budget warning of the anchors is about.
+# fixed-budget warning at the start of this section is about.
 
 # %% [markdown]
 # ## The outer failure: how many episodes must be relabelled?
@@ -271,9 +272,8 @@ k_summary.pivot(index="k", columns="outcome", values="share")[list(OUTCOMES)].ro
 kk = k_summary.set_index(["k", "outcome"])
 k_min = min(x for x in settings["ks"] if x > 0)
 glue("k_steps", f"{settings['k_steps']:,}")
-glue("outer_k0", kk.loc[(0.0, "outer misalignment"), "share"], tolerance=0.15, fmt=".0%")
-glue("outer_k0_lo", kk.loc[(0.0, "outer misalignment"), "low"], tolerance=0.15, fmt=".0%")
-glue("outer_k0_hi", kk.loc[(0.0, "outer misalignment"), "high"], tolerance=0.15, fmt=".0%")
+glue_interval("outer_k0", kk.loc[(0.0, "outer misalignment"), ["share", "low", "high"]], tolerance=0.15, fmt=".0%",
+              suffixes=LO_HI)
 glue("capfail_k0", kk.loc[(0.0, "capability failure"), "share"], tolerance=0.15, fmt=".0%")
 glue("k_min", f"{k_min:g}")
 glue("outer_kmin", kk.loc[(k_min, "outer misalignment"), "share"], tolerance=0.15, fmt=".0%")
@@ -378,14 +378,9 @@ m_big = max(settings["attr_m"])
 glue("attr_m", m_big)
 at = attr_long.groupby(["method", "m"])["misbehaviour"].apply(lambda s: mean_ci(s.to_numpy(), bounds=(0, 1)))
 for method in ("tracin", "random"):
-    mval, lo, hi = at[(method, m_big)]
-    glue(f"attr_{method}", mval, tolerance=0.1, fmt=".0%")
-    glue(f"attr_{method}_lo", lo, tolerance=0.1, fmt=".0%")
-    glue(f"attr_{method}_hi", hi, tolerance=0.1, fmt=".0%")
+    glue_interval(f"attr_{method}", at[(method, m_big)], tolerance=0.1, fmt=".0%", suffixes=LO_HI)
 d_mean, d_lo, d_hi = diff.loc[m_big, ["mean", "low", "high"]]
-glue("attr_diff", d_mean, tolerance=0.1, fmt="+.1%")
-glue("attr_diff_lo", d_lo, tolerance=0.1, fmt="+.1%")
-glue("attr_diff_hi", d_hi, tolerance=0.1, fmt="+.1%")
+glue_interval("attr_diff", (d_mean, d_lo, d_hi), tolerance=0.1, fmt="+.1%", suffixes=LO_HI)
 attr_wins = bool(d_hi < 0)
 attr_loses = bool(d_lo > 0)
 attr_verdict = ("beats random correction: its interval lies below zero" if attr_wins else
@@ -546,23 +541,22 @@ pd.Series(timings, name="seconds (this run)").round(1).to_frame()
 # ## Claims
 
 # %%
-full = profile == "full"
-claim(len(seeds) >= 10 or not full, "the published profile uses at least 10 seeds for every sweep but the CNN ablation")
-claim(a.loc[(0.0, "coin: exit without coin"), "low"] > 0.5 or not full,
+claim(len(seeds) >= 10, "the published profile uses at least 10 seeds for every sweep but the CNN ablation")
+claim(a.loc[(0.0, "coin: exit without coin"), "low"] > 0.5,
       "without diversity most test episodes reach the exit without the coin (CI above 50%)")
-claim(a.loc[(a_max, "coin: exit without coin"), "share"] < a.loc[(0.0, "coin: exit without coin"), "share"] or not full,
+claim(a.loc[(a_max, "coin: exit without coin"), "share"] < a.loc[(0.0, "coin: exit without coin"), "share"],
       "the largest alpha reduces exit-without-coin relative to alpha = 0")
-claim(not full or cap.loc[cap_peak_alpha, "low"] > cap.loc[0.0, "high"],
+claim(cap.loc[cap_peak_alpha, "low"] > cap.loc[0.0, "high"],
       "some alpha > 0 raises capability failure above its alpha = 0 interval (diversity turns misbehaviour into "
       "incompetence at a fixed budget)")
-claim(kk.loc[(0.0, "outer misalignment"), "low"] > threshold or not full,
+claim(kk.loc[(0.0, "outer misalignment"), "low"] > threshold,
       "uncorrected checkpoint training yields outer misalignment above the threshold (CI)")
-claim(not full or not np.isfinite(k_indiff) or k_budget["point"] < k_indiff,
+claim(not np.isfinite(k_indiff) or k_budget["point"] < k_indiff,
       "the measured outer budget k* is below the share a converged reward-maximiser would need")
-claim(np.isfinite(k_budget["conservative"]) or not full, "some k on the grid prevents the outer failure, even conservatively")
-claim(not full or (attr_wins == (d_hi < 0) and len(paired) >= 10 * len(settings["attr_m"])),
+claim(np.isfinite(k_budget["conservative"]), "some k on the grid prevents the outer failure, even conservatively")
+claim(attr_wins == (d_hi < 0) and len(paired) >= 10 * len(settings["attr_m"]),
       "the attribution verdict is the one the paired interval over >= 10 seeds supports")
-claim(not full or exit_by_variant.min() > 0.5, "every learner variant mostly reaches the exit without the coin")
-claim(not full or (comparison.startswith("the inner") == bool(separated_inner_larger)),
+claim(exit_by_variant.min() > 0.5, "every learner variant mostly reaches the exit without the coin")
+claim(comparison.startswith("the inner") == bool(separated_inner_larger),
       "the budget comparison printed is the one the intervals support")
 check_claims()

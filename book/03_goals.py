@@ -16,18 +16,13 @@
 # ---
 
 # %% tags=["remove-input", "remove-output"]
-# On Colab only: install the book's library from its repository (elsewhere `make venv`
-# or environment.yml has installed it already).
+# Colab only: install the book's library (elsewhere `make venv` or environment.yml has).
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    import subprocess
-
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q",
-         "git+https://github.com/misalign-book/misalign"],
-        check=True,
-    )
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/misalign-book/misalign"],
+                   check=True)
 
 # %% [markdown]
 # # Framing 2: goals inside the policy
@@ -72,30 +67,30 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-
-from misalign.claims import check_claims, claim, glue
+from misalign.chapter import Profile, open_chapter
+from misalign.claims import check_claims, claim, glue, glue_interval
+from misalign.experiments.behavioural import FRAMING1_CASES
 from misalign.experiments.goals import COIN_FEATURES, KEY_FEATURES, goal_analysis
 from misalign.goals import GoalCriteria, classify_goals, verdict_table
-from misalign.states import cell_states
-from misalign.steering import decision_mask, policy_probs, steering_vector
 from misalign.gridworld import GridWorld, level_bank
-from misalign.experiments.behavioural import FRAMING1_CASES
 from misalign.plotting import action_field, draw_level
 from misalign.ppo import PPOConfig, train_cached
 from misalign.scenarios import get_scenario
+from misalign.states import cell_states
 from misalign.stats import summarize
+from misalign.steering import decision_mask, policy_probs, steering_vector
 from misalign.sweeps import run_sweep
 
 started = time.perf_counter()
 PROFILES = {
-    "full": {"n_seeds": 10, "budget_scale": 1.0, "keys_steps": 5_000_000, "n_levels": 48, "n_episodes": 128},
-    "smoke": {"n_seeds": 2, "budget_scale": 0.05, "keys_steps": 200_000, "n_levels": 8, "n_episodes": 32},
+    "full": Profile(n_seeds=10, budget_scale=1.0,
+                    settings={"keys_steps": 5_000_000, "n_levels": 48, "n_episodes": 128}),
+    "smoke": Profile(n_seeds=2, enforce_claims=False, budget_scale=0.05,
+                     settings={"keys_steps": 200_000, "n_levels": 8, "n_episodes": 32}),
 }
-settings = PROFILES[profile]
-if seeds is None:
-    seeds = list(range(settings["n_seeds"]))
+ch = open_chapter(PROFILES, profile, seeds, device)
+seeds, settings = ch.seeds, ch.settings
 criteria = GoalCriteria()
-sns.set_theme(style="whitegrid", context="notebook")
 
 # %% [markdown]
 # ## Three policies, and a random twin of each
@@ -133,7 +128,7 @@ cases = {c.scenario: c for c in FRAMING1_CASES}
 grid = []
 for name in ("coin-at-exit", "coin-diverse"):
     case = cases[name]
-    grid.append({"scenario": name, "total_steps": max(8192, int(case.total_steps * settings["budget_scale"])),
+    grid.append({"scenario": name, "total_steps": ch.profile.budget(case.total_steps),
                  "n_levels": settings["n_levels"], "n_episodes": settings["n_episodes"], **dict(case.overrides)})
 grid.append({"scenario": "keys-chests", "total_steps": settings["keys_steps"], "n_levels": settings["n_levels"],
              "n_episodes": settings["n_episodes"]})
@@ -310,7 +305,7 @@ steer_summary[steer_summary["goal"] == "coin"].round(3)
 # %%
 diverse = cases["coin-diverse"]
 sc_div = get_scenario("coin-diverse", **dict(diverse.overrides))
-net = train_cached(sc_div, seeds[0], PPOConfig(total_steps=max(8192, int(diverse.total_steps * settings["budget_scale"])))).policy
+net = train_cached(sc_div, seeds[0], PPOConfig(total_steps=ch.profile.budget(diverse.total_steps))).policy
 bank = level_bank(sc_div, "test")
 world = GridWorld(sc_div, "test", 1, bank=bank, autoreset=False)
 here = cell_states(sc_div, "test", settings["n_levels"])
@@ -355,9 +350,7 @@ glue("estimates", criteria.estimates)
 glue("keys_steps", f"{settings['keys_steps']:,}")
 vs = val_summary[val_summary["network"] == "trained"].set_index("scenario")
 for pol, key in (("coin-at-exit", "cae"), ("coin-diverse", "div"), ("keys-chests", "kc")):
-    glue(f"valid_{key}", vs.loc[pol, "mean"], tolerance=0.1, fmt=".2f")
-    glue(f"valid_{key}_low", vs.loc[pol, "low"], tolerance=0.1, fmt=".2f")
-    glue(f"valid_{key}_high", vs.loc[pol, "high"], tolerance=0.1, fmt=".2f")
+    glue_interval(f"valid_{key}", vs.loc[pol, ["mean", "low", "high"]], tolerance=0.1, fmt=".2f")
 rnd_valid = val_summary[val_summary["network"] == "random"]
 glue("valid_rnd_low", rnd_valid["low"].min(), tolerance=0.1, fmt=".2f")
 glue("valid_rnd_high", rnd_valid["high"].max(), tolerance=0.1, fmt=".2f")
@@ -366,9 +359,7 @@ for pol, key in (("coin-at-exit", "cae"), ("coin-diverse", "div"), ("random twin
     for feat, fk in (("near_coin", "coin"), ("near_exit", "exit")):
         for meas in ("score", "r", "partial"):
             row = cs.loc[(meas, pol, feat)]
-            glue(f"{key}_{fk}_{meas}", row["mean"], tolerance=0.1, fmt=".2f")
-            glue(f"{key}_{fk}_{meas}_low", row["low"], tolerance=0.1, fmt=".2f")
-            glue(f"{key}_{fk}_{meas}_high", row["high"], tolerance=0.1, fmt=".2f")
+            glue_interval(f"{key}_{fk}_{meas}", row[["mean", "low", "high"]], tolerance=0.1, fmt=".2f")
 vif_train = float(vif_table.loc["training levels"].min())
 glue("vif_train", "1,000" if vif_train > 1000 else f"{vif_train:.0f}")
 glue("vif_test", float(vif_table.loc["test levels"].max()), tolerance=0.5, fmt=".2f")
@@ -395,25 +386,24 @@ ks = key_summary.set_index(["measure", "network", "feature"])
 for feat in ("keys_held", "next_chest", "chests_left"):
     for meas in ("r", "partial"):
         row = ks.loc[(meas, "trained", feat)]
-        glue(f"kc_{feat}_{meas}", row["mean"], tolerance=0.1, fmt=".2f")
-        glue(f"kc_{feat}_{meas}_low", row["low"], tolerance=0.1, fmt=".2f")
-        glue(f"kc_{feat}_{meas}_high", row["high"], tolerance=0.1, fmt=".2f")
+        glue_interval(f"kc_{feat}_{meas}", row[["mean", "low", "high"]], tolerance=0.1, fmt=".2f")
 glue("kc_keys_vif", ks.loc[("vif", "trained", "keys_held"), "mean"], tolerance=1.0, fmt=".1f")
 glue("kc_key_final", n_verdict[("keys-chests", "keys_held")].get("final goal", 0))
 ds = deval_summary.set_index(["network", "condition"])
+MEAN_LOW_HIGH = ("_mean", "_low", "_high")  # these intervals are glued as x_mean, x_low, x_high
 for cond, ck in (("chests present", "present"), ("chests removed", "removed")):
-    for col in ("mean", "low", "high"):
-        glue(f"deval_{ck}_{col}", ds.loc[("trained", cond), col], tolerance=0.1, fmt=".2f")
+    glue_interval(f"deval_{ck}", ds.loc[("trained", cond), ["mean", "low", "high"]], tolerance=0.1, fmt=".2f",
+                  suffixes=MEAN_LOW_HIGH)
 ss = steer_summary.set_index(["policy", "goal", "layer", "condition"])
 for pol, key in (("coin-at-exit", "cae"), ("coin-diverse", "div")):
     for cond, ck in (("unsteered", "before"), ("steering vector", "vector"), ("random vector", "random"),
                      ("input edited", "input"), ("probe direction", "probe"), ("probe direction ablated", "ablated")):
-        for col in ("mean", "low", "high"):
-            glue(f"steer_{key}_{ck}_{col}", ss.loc[(pol, "coin", "h1", cond), col], tolerance=0.1, fmt=".2f")
+        glue_interval(f"steer_{key}_{ck}", ss.loc[(pol, "coin", "h1", cond), ["mean", "low", "high"]], tolerance=0.1,
+                      fmt=".2f", suffixes=MEAN_LOW_HIGH)
 for cond, ck in (("unsteered", "before"), ("steering vector", "vector"), ("random vector", "random"),
                  ("input edited", "input")):
-    for col in ("mean", "low", "high"):
-        glue(f"steer_kc_{ck}_{col}", ss.loc[("keys-chests", "chest", "h1", cond), col], tolerance=0.1, fmt=".2f")
+    glue_interval(f"steer_kc_{ck}", ss.loc[("keys-chests", "chest", "h1", cond), ["mean", "low", "high"]],
+                  tolerance=0.1, fmt=".2f", suffixes=MEAN_LOW_HIGH)
 div_moved = (ss.loc[("coin-diverse", "coin", "h1", "unsteered"), "mean"] - ss.loc[("coin-diverse", "coin", "h1", "steering vector"), "mean"])
 div_input = (ss.loc[("coin-diverse", "coin", "h1", "unsteered"), "mean"] - ss.loc[("coin-diverse", "coin", "h1", "input edited"), "mean"])
 glue("div_vector_fraction", div_moved / div_input, tolerance=0.15, fmt=".0%")
@@ -533,34 +523,36 @@ print(f"chapter executed in {elapsed:.0f} s (profile {profile!r})")
 # ## Claims
 
 # %%
-full = profile == "full"
 v = verdict_table(analysis)
-claim(len(seeds) >= 10 or not full, "the published profile uses at least 10 seeds")
-claim(rnd_valid["high"].max() < criteria.estimates < vs["low"].min()
-      or not full, "trained value heads track returns (CI above the threshold); random twins' do not (CI below)")
-claim(cs.loc[("partial", "coin-at-exit", "near_exit"), "low"] > criteria.strong > cs.loc[("r", "coin-at-exit", "near_coin"), "high"]
-      or not full, "coin-at-exit: the exit keeps a strong partial correlation with value; the coin has a weak raw one")
-claim(cs.loc[("partial", "coin-diverse", "near_coin"), "low"] > cs.loc[("r", "coin-diverse", "near_exit"), "high"] or not full,
+claim(len(seeds) >= 10, "the published profile uses at least 10 seeds")
+claim(rnd_valid["high"].max() < criteria.estimates < vs["low"].min(),
+      "trained value heads track returns (CI above the threshold); random twins' do not (CI below)")
+claim(cs.loc[("partial", "coin-at-exit", "near_exit"), "low"] > criteria.strong
+      > cs.loc[("r", "coin-at-exit", "near_coin"), "high"],
+      "coin-at-exit: the exit keeps a strong partial correlation with value; the coin has a weak raw one")
+claim(cs.loc[("partial", "coin-diverse", "near_coin"), "low"] > cs.loc[("r", "coin-diverse", "near_exit"), "high"],
       "coin-diverse: the coin's partial correlation lies above the exit's raw correlation (disjoint CIs)")
-claim(n_verdict[("coin-at-exit", "near_exit")].get("final goal", 0) >= 0.8 * len(seeds) or not full,
+claim(n_verdict[("coin-at-exit", "near_exit")].get("final goal", 0) >= 0.8 * len(seeds),
       "the exit is a final goal of the coin-at-exit policy in at least 80% of seeds")
 div = verdicts[verdicts["scenario"] == "coin-diverse"].pivot(index="seed", columns="feature", values="r")
-claim(bool((div["near_coin"] > div["near_exit"] + 0.2).all()) or not full,
+claim(bool((div["near_coin"] > div["near_exit"] + 0.2).all()),
       "in every coin-diverse seed the coin's correlation with value exceeds the exit's by more than 0.2")
-claim(n_verdict[("coin-diverse", "near_exit")].get("not a goal", 0) == len(seeds) or not full,
+claim(n_verdict[("coin-diverse", "near_exit")].get("not a goal", 0) == len(seeds),
       "the exit is a goal of no coin-diverse network")
-claim(sensitivity.loc[("coin-diverse", "near_coin"), "strong = 0.4"] >= 0.8 * len(seeds) or not full,
+claim(sensitivity.loc[("coin-diverse", "near_coin"), "strong = 0.4"] >= 0.8 * len(seeds),
       "with 'strong' at 0.4, the coin is a final goal of at least 80% of coin-diverse networks")
-claim(cs.loc[("score", "coin-at-exit", "near_coin"), "high"] < cs.loc[("score", "coin-diverse", "near_coin"), "low"] or not full,
+claim(cs.loc[("score", "coin-at-exit", "near_coin"), "high"] < cs.loc[("score", "coin-diverse", "near_coin"), "low"],
       "the coin-at-exit network represents the coin's proximity less well than the coin-diverse one (disjoint CIs)")
-claim(random_goals == 0 or not full, "no random twin has a goal")
-claim(random_strong_keys or not full, "random twins' strong correlations all occur in keys-and-chests (as the text says)")
-claim(ks.loc[("partial", "trained", "keys_held"), "low"] > 0 or not full,
+claim(random_goals == 0, "no random twin has a goal")
+claim(random_strong_keys, "random twins' strong correlations all occur in keys-and-chests (as the text says)")
+claim(ks.loc[("partial", "trained", "keys_held"), "low"] > 0,
       "keys-chests: holding a key keeps a positive partial correlation with value (it is not washed out)")
-claim(ds.loc[("trained", "chests removed"), "low"] > 0 or not full,
+claim(ds.loc[("trained", "chests removed"), "low"] > 0,
       "keys-chests: a key in hand raises the value estimate even with every chest removed")
-claim(ss.loc[("coin-diverse", "coin", "h1", "steering vector"), "high"] < ss.loc[("coin-diverse", "coin", "h1", "random vector"), "low"]
-      or not full, "the coin vector lowers the coin-diverse policy's coin-ward probability below the random-vector control")
-claim(abs(ss.loc[("coin-at-exit", "coin", "h1", "input edited"), "mean"] - ss.loc[("coin-at-exit", "coin", "h1", "unsteered"), "mean"]) < 0.05
-      or not full, "removing the coin does not change the coin-at-exit policy's moves at decision states")
+claim(ss.loc[("coin-diverse", "coin", "h1", "steering vector"), "high"]
+      < ss.loc[("coin-diverse", "coin", "h1", "random vector"), "low"],
+      "the coin vector lowers the coin-diverse policy's coin-ward probability below the random-vector control")
+claim(abs(ss.loc[("coin-at-exit", "coin", "h1", "input edited"), "mean"]
+          - ss.loc[("coin-at-exit", "coin", "h1", "unsteered"), "mean"]) < 0.05,
+      "removing the coin does not change the coin-at-exit policy's moves at decision states")
 check_claims()

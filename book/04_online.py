@@ -16,18 +16,13 @@
 # ---
 
 # %% tags=["remove-input", "remove-output"]
-# On Colab only: install the book's library from its repository (elsewhere `make venv`
-# or environment.yml has installed it already).
+# Colab only: install the book's library (elsewhere `make venv` or environment.yml has).
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    import subprocess
-
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q",
-         "git+https://github.com/misalign-book/misalign"],
-        check=True,
-    )
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/misalign-book/misalign"],
+                   check=True)
 
 # %% [markdown]
 # # Framing 3: online misalignment
@@ -77,33 +72,39 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-
-from misalign.claims import check_claims, claim, glue
-from misalign.experiments.online import OVERSIGHT_VIEWS, SUPERVISOR_SOURCE_STEPS, outer_cell, oversight_cell, robustness_cell, stakes_cell
-from misalign.online import DeployConfig, catastrophe_probability, deployment_summary, oversight_summary, rises_to
+from misalign.chapter import Profile, open_chapter
+from misalign.claims import check_claims, claim, glue, glue_interval
 from misalign.experiments.behavioural import FRAMING1_CASES
+from misalign.experiments.online import (
+    OVERSIGHT_VIEWS,
+    SUPERVISOR_SOURCE_STEPS,
+    outer_cell,
+    oversight_cell,
+    robustness_cell,
+    stakes_cell,
+)
+from misalign.online import DeployConfig, catastrophe_probability, deployment_summary, oversight_summary, rises_to
 from misalign.stats import mean_ci, summarize, wilson_ci
 from misalign.sweeps import run_sweep
 
 started = time.perf_counter()
 CH1_STEPS = {c.scenario: c.total_steps for c in FRAMING1_CASES}  # chapter 1's policies are reused (cached)
 PROFILES = {
-    "full": {"n_seeds": 10, "short_steps": 500_000, "long_steps": CH1_STEPS["coin-at-exit"],
-             "outer_steps": CH1_STEPS["coin-diverse"], "source_steps": SUPERVISOR_SOURCE_STEPS,
-             "robust_updates": 20, "oversight_updates": 30, "revive_updates": 15, "stakes_updates": 30,
-             "outer_updates": 20, "n_jobs": 2},
-    "smoke": {"n_seeds": 2, "short_steps": 40_000, "long_steps": 80_000, "outer_steps": 80_000, "source_steps": 40_000,
-              "robust_updates": 3, "oversight_updates": 5, "revive_updates": 3, "stakes_updates": 4,
-              "outer_updates": 3, "n_jobs": 1},
+    "full": Profile(n_seeds=10, settings={
+        "short_steps": 500_000, "long_steps": CH1_STEPS["coin-at-exit"],
+        "outer_steps": CH1_STEPS["coin-diverse"], "source_steps": SUPERVISOR_SOURCE_STEPS,
+        "robust_updates": 20, "oversight_updates": 30, "revive_updates": 15, "stakes_updates": 30,
+        "outer_updates": 20, "n_jobs": 2}),
+    "smoke": Profile(n_seeds=2, enforce_claims=False, settings={
+        "short_steps": 40_000, "long_steps": 80_000, "outer_steps": 80_000, "source_steps": 40_000,
+        "robust_updates": 3, "oversight_updates": 5, "revive_updates": 3, "stakes_updates": 4,
+        "outer_updates": 3, "n_jobs": 1}),
 }
-settings = PROFILES[profile]
-if seeds is None:
-    seeds = list(range(settings["n_seeds"]))
-full = profile == "full"
+ch = open_chapter(PROFILES, profile, seeds, device)
+seeds, settings = ch.seeds, ch.settings
 JOBS = settings["n_jobs"]
 LR = 3e-3  # deployment learning rate (at 1e-3 many runs did not halve misbehaviour within 20-40 updates)
 timings = {}
-sns.set_theme(style="whitegrid", context="notebook")
 
 # %% [markdown]
 # ## The deployment loop
@@ -183,10 +184,8 @@ for key, name in (("long", "long, 64 units"), ("s32", "short, 32 units"), ("s64"
                   ("s128", "short, 128 units")):
     mine = robust_seed[robust_seed["policy"] == name]
     for col in ("initial", "final", "H_final", "n50"):
-        m, lo, hi = mean_ci(mine[col].fillna(settings["robust_updates"]), bounds=None)
-        glue(f"r_{key}_{col}", m, tolerance=0.15 if col != "n50" else 2.0, fmt=".2f" if col == "n50" else ".0%")
-        glue(f"r_{key}_{col}_low", lo, tolerance=0.15 if col != "n50" else 2.0, fmt=".2f" if col == "n50" else ".0%")
-        glue(f"r_{key}_{col}_high", hi, tolerance=0.15 if col != "n50" else 2.0, fmt=".2f" if col == "n50" else ".0%")
+        glue_interval(f"r_{key}_{col}", mean_ci(mine[col].fillna(settings["robust_updates"]), bounds=None),
+                      tolerance=0.15 if col != "n50" else 2.0, fmt=".2f" if col == "n50" else ".0%")
     glue(f"r_{key}_corrected", int(mine["corrected"].sum()))
 glue("r_episodes_per_update", robust["episodes"].mean(), tolerance=30.0, fmt=".0f")
 long_seed = robust_seed[robust_seed["policy"] == "long, 64 units"]
@@ -279,10 +278,7 @@ for view in OVERSIGHT_VIEWS:
                           ("index", 0.15, ".2f"), ("probe_observed_end", 0.15, ".0%"),
                           ("policy_observed_end", 0.15, ".0%"), ("probe_unobserved_end", 0.15, ".0%"),
                           ("policy_unobserved_end", 0.15, ".0%")):
-        m, lo, hi = mean_ci(mine[col])
-        glue(f"o_{view}_{col}", m, tolerance=tol, fmt=fmt)
-        glue(f"o_{view}_{col}_low", lo, tolerance=tol, fmt=fmt)
-        glue(f"o_{view}_{col}_high", hi, tolerance=tol, fmt=fmt)
+        glue_interval(f"o_{view}_{col}", mean_ci(mine[col]), tolerance=tol, fmt=fmt)
 glue("source_steps", f"{settings['source_steps']:,}")
 idx = over_seed.set_index("view")
 
@@ -382,17 +378,10 @@ revival = {}
 for view in OVERSIGHT_VIEWS:
     mine = over_seed[over_seed["view"] == view]
     rev = mine["revival"]
-    m, lo, hi = mean_ci(rev)
-    revival[view] = (m, lo, hi)
-    glue(f"rev_{view}", m, tolerance=3.0, fmt=".1f")
-    glue(f"rev_{view}_low", lo, tolerance=3.0, fmt=".1f")
-    glue(f"rev_{view}_high", hi, tolerance=3.0, fmt=".1f")
+    revival[view] = glue_interval(f"rev_{view}", mean_ci(rev), tolerance=3.0, fmt=".1f")
     glue(f"rev_{view}_suppressed", int(mine["suppressed"].sum()))
     sup = mine["n50"]
-    m, lo, hi = mean_ci(sup)
-    glue(f"sup_{view}", m, tolerance=3.0, fmt=".1f")
-    glue(f"sup_{view}_low", lo, tolerance=3.0, fmt=".1f")
-    glue(f"sup_{view}_high", hi, tolerance=3.0, fmt=".1f")
+    glue_interval(f"sup_{view}", mean_ci(sup), tolerance=3.0, fmt=".1f")
 
 # %% [markdown]
 # With the bit hidden, the penalty halved the shortcut after {glue:text}`sup_hidden`
@@ -524,10 +513,7 @@ plt.show()
 # %% tags=["remove-cell"]
 for col, tol, fmt in (("initial", 0.1, ".0%"), ("final", 0.15, ".0%"), ("H_initial", 0.1, ".0%"),
                       ("H_final", 0.15, ".0%"), ("n_half", 3.0, ".1f")):
-    m, lo, hi = mean_ci(outer_seed[col].fillna(settings["outer_updates"]))
-    glue(f"out_{col}", m, tolerance=tol, fmt=fmt)
-    glue(f"out_{col}_low", lo, tolerance=tol, fmt=fmt)
-    glue(f"out_{col}_high", hi, tolerance=tol, fmt=fmt)
+    glue_interval(f"out_{col}", mean_ci(outer_seed[col].fillna(settings["outer_updates"])), tolerance=tol, fmt=fmt)
 glue("out_reached", int(outer_seed["n_half"].notna().sum()))
 
 # %% [markdown]
@@ -575,29 +561,29 @@ pd.DataFrame({"seconds": timings}).round(0)
 
 # %%
 s32, s128 = (robust_seed[robust_seed["policy"] == f"short, {h} units"] for h in (32, 128))
-claim(long_seed["initial"].mean() > 0.5 or not full,
+claim(long_seed["initial"].mean() > 0.5,
       "chapter-1 coin-at-exit policies start by exiting without the coin in most deployment episodes (mean)")
-claim(mean_ci(long_seed["final"])[0] < mean_ci(long_seed["initial"])[0] or not full,
+claim(mean_ci(long_seed["final"])[0] < mean_ci(long_seed["initial"])[0],
       "online correction with H lowers that misbehaviour")
-claim(mean_ci(long_seed["H_final"])[2] < 0.5 or not full,
+claim(mean_ci(long_seed["H_final"])[2] < 0.5,
       "but H stays below 0.5 after the robustness run: the misbehaviour goes before the coin goal comes (CI)")
-claim(s128["corrected"].sum() > s32["corrected"].sum() + 3 or not full,
+claim(s128["corrected"].sum() > s32["corrected"].sum() + 3,
       "128-unit policies halve their misbehaviour in more seeds than 32-unit ones")
-claim(mean_ci(s32["final"])[1] > mean_ci(s128["final"])[2] or not full,
+claim(mean_ci(s32["final"])[1] > mean_ci(s128["final"])[2],
       "32-unit policies end with more misbehaviour than 128-unit ones (disjoint CIs)")
 vis, hid = idx.loc["visible"], idx.loc["hidden"]
-claim(mean_ci(vis["index"])[1] > 0 or not full,
+claim(mean_ci(vis["index"])[1] > 0,
       "visible overseer: the policies learn to take the shortcut more when unwatched (index CI above 0)")
-claim(mean_ci(vis["index"])[1] > mean_ci(hid["index"])[2] or not full,
+claim(mean_ci(vis["index"])[1] > mean_ci(hid["index"])[2],
       "the conditionalization index is higher with the bit visible than hidden (disjoint CIs)")
-claim(mean_ci(vis["final_observed"])[2] < mean_ci(vis["original"])[1] or not full,
+claim(mean_ci(vis["final_observed"])[2] < mean_ci(vis["original"])[1],
       "visible overseer: the watched shortcut falls below its original rate (disjoint CIs)")
-claim(mean_ci(hid["probe_observed_end"])[1] > mean_ci(hid["policy_observed_end"])[2] or not full,
+claim(mean_ci(hid["probe_observed_end"])[1] > mean_ci(hid["policy_observed_end"])[2],
       "hidden overseer: the frozen probe still reads shortcut-ward moves more often than the policy makes them")
-claim(all(v[0] >= 0.7 for v in p1.values()) or not full, "at K = 1, catastrophe in at least 70% of seeds in every setting")
-claim(mean_ci(fast["misbehaving_before"])[2] < mean_ci(slow["misbehaving_before"])[1] or not full,
+claim(all(v[0] >= 0.7 for v in p1.values()), "at K = 1, catastrophe in at least 70% of seeds in every setting")
+claim(mean_ci(fast["misbehaving_before"])[2] < mean_ci(slow["misbehaving_before"])[1],
       "more frequent feedback means fewer misbehaving episodes before correction (disjoint CIs)")
-claim(mean_ci(outer_seed["final"])[1] > mean_ci(outer_seed["initial"])[2] or not full,
+claim(mean_ci(outer_seed["final"])[1] > mean_ci(outer_seed["initial"])[2],
       "online outer failure: the exit-paying online reward raises coinless exits (disjoint CIs)")
-claim(len(seeds) >= 10 or not full, "the published profile uses at least 10 seeds")
+claim(len(seeds) >= 10, "the published profile uses at least 10 seeds")
 check_claims()

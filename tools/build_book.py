@@ -158,8 +158,12 @@ def execute_one(src: Path, dst: Path, profile: str, result_path: Path) -> int:
     return 0 if result["ok"] else 1
 
 
-def chapter_env(record_dir: Path, chapter: Chapter, profile: str) -> dict[str, str]:
-    """Environment of a chapter's kernel: one thread each, no GUI, where to record."""
+def chapter_env(record_dir: Path, chapter: Chapter) -> dict[str, str]:
+    """Environment of a chapter's kernel: one thread each, no GUI, where to record.
+
+    The profile is not passed here: a chapter reads it only from its ``profile``
+    parameter (papermill injects any profile but the default, ``full``).
+    """
     env = dict(os.environ)
     env.update(
         OMP_NUM_THREADS="1",
@@ -169,7 +173,6 @@ def chapter_env(record_dir: Path, chapter: Chapter, profile: str) -> dict[str, s
         PYTHONHASHSEED="0",
         MISALIGN_RECORD_DIR=str(record_dir.resolve()),
         MISALIGN_CHAPTER=chapter.name,
-        MISALIGN_PROFILE=profile,
     )
     return env
 
@@ -196,7 +199,7 @@ def run_chapter(chapter: Chapter, root: Path, build: Path, profile: str, timeout
             cmd,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=chapter_env(build / "records", chapter, profile),
+            env=chapter_env(build / "records", chapter),
             start_new_session=True,  # so a timeout can kill it and its children
         )
         try:
