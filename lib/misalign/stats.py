@@ -10,6 +10,8 @@ well-kept libraries as Agarwal et al. (2021) recommend, not hand-written formula
   of seeds ("18 of 20 seeds [0.68, 0.99]"), the report to use when seeds split into modes;
 * :func:`kaplan_meier` / :func:`km_median`: time-to-event that can be censored (scipy's
   ``ecdf`` on ``CensoredData``); a median not reached is ``inf``, not a made-up number;
+* :func:`effect_ci`: how two groups of seeds differ (difference in means, or the
+  probability of superiority a Mann-Whitney test is about);
 * :func:`holm`: Holm's correction over a chapter's family of hypotheses (statsmodels).
 
 :func:`mean_ci` (a t-interval) and :func:`wilson_ci` (episodes, not seeds, as the unit)
@@ -244,6 +246,50 @@ def stratified_bootstrap_ci(
         return _tidy(estimate, estimate, estimate, bounds)
     low, high = _bootstrap(samples, pooled, level, seed, n_resamples, method)
     return _tidy(estimate, low, high, bounds)
+
+
+EFFECTS: tuple[str, ...] = ("difference", "superiority")
+"""Two-group effects: difference in means, or the probability of superiority P(X > Y) + P(X = Y) / 2."""
+
+
+def _superiority(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """P(X > Y) + P(X = Y) / 2 over all pairs (the Mann-Whitney U over n_x n_y), along the last axis."""
+    diff = x[..., :, None] - y[..., None, :]
+    return (diff > 0).mean(axis=(-2, -1)) + 0.5 * (diff == 0).mean(axis=(-2, -1))
+
+
+def effect_ci(
+    x: Values,
+    y: Values,
+    effect: str = "difference",
+    level: float = 0.95,
+    bounds: Bounds = None,
+    seed: int = 0,
+    n_resamples: int = 9999,
+    method: str = "BCa",
+) -> tuple[float, float, float]:
+    """How group ``x`` differs from group ``y`` (seeds of two settings): ``(estimate, low, high)``.
+
+    ``effect`` "difference": mean of x minus mean of y; "superiority": the chance that a
+    seed of x beats a seed of y (ties count half), the effect a Mann-Whitney test is
+    about, in [0, 1]. Seeds are resampled within each group (scipy's bootstrap);
+    ``bounds`` is the range of the values, and the interval stays inside the effect's
+    range. When both groups are constant the interval has zero width.
+    """
+    check_choice("effect", effect, EFFECTS)
+    _check_level(level)
+    _check_bounds(bounds)
+    a, b = _clean(x, bounds, name="x"), _clean(y, bounds, name="y")
+    stat = _superiority if effect == "superiority" else (lambda u, v, axis=-1: u.mean(axis) - v.mean(axis))
+    if effect == "superiority":
+        effect_bounds: Bounds = (0.0, 1.0)
+    else:
+        effect_bounds = None if bounds is None else (bounds[0] - bounds[1], bounds[1] - bounds[0])
+    estimate = float(stat(a, b))
+    if np.all(a == a[0]) and np.all(b == b[0]):
+        return _tidy(estimate, estimate, estimate, effect_bounds)
+    low, high = _bootstrap((a, b), stat, level, seed, n_resamples, method)
+    return _tidy(estimate, low, high, effect_bounds)
 
 
 def median_ci(values: Values, level: float = 0.95, bounds: Bounds = None) -> tuple[float, float, float]:
