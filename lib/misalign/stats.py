@@ -168,12 +168,21 @@ def _bootstrap(samples: tuple[np.ndarray, ...], stat, level: float, seed: int, n
     check_choice("method", method, BOOTSTRAP_METHODS)
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 1:
         raise ValueError(f"n_resamples must be a positive integer (got {n_resamples!r})")
+    # a group of one seed resamples to itself: hold it fixed (scipy wants two or more per sample)
+    moving = [i for i, s in enumerate(samples) if s.size > 1]
+
+    def held(*resampled: np.ndarray, axis: int = -1) -> np.ndarray:
+        batch = np.broadcast_shapes(*(r.shape[:-1] for r in resampled))
+        it = iter(resampled)
+        full = [next(it) if i in moving else np.broadcast_to(s, (*batch, s.size)) for i, s in enumerate(samples)]
+        return stat(*full, axis=axis)
+
     for m in dict.fromkeys((method, "percentile")):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # DegenerateDataWarning: handled by the fallback below
             res = sps.bootstrap(
-                samples,
-                stat,
+                tuple(samples[i] for i in moving),
+                held,
                 n_resamples=n_resamples,
                 vectorized=True,
                 axis=-1,
