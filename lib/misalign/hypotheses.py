@@ -248,14 +248,7 @@ def evaluate(
         x = _values(h, h.quantity, data)
         y = _values(h, h.versus, data) if h.versus is not None else None
         out = TESTS[h.test].run(h, x, y, seed, n_resamples)
-        rows.append(
-            {
-                **{k: v for k, v in asdict(h).items() if k != "expected"},
-                "n": int(x.size),
-                "n_versus": None if y is None else int(y.size),
-                **asdict(out),
-            }
-        )
+        rows.append({**asdict(h), "n": int(x.size), "n_versus": None if y is None else int(y.size), **asdict(out)})
     table = pd.DataFrame(rows)
     table["n_versus"] = table["n_versus"].astype("Int64")
     reject, adjusted = holm(table["p"].to_numpy(), prereg.alpha)

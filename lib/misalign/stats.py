@@ -34,7 +34,7 @@ from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
-from misalign.validation import check_choice
+from misalign.validation import check_choice, is_real
 
 Values = Sequence[float] | np.ndarray
 Bounds = tuple[float, float] | None
@@ -110,7 +110,7 @@ def shares_table(per_seed: pd.DataFrame, by: str, columns: Sequence[str], *, sor
 
 
 def _check_level(level: float) -> None:
-    if isinstance(level, bool) or not isinstance(level, int | float) or not 0.0 < float(level) < 1.0:
+    if not is_real(level) or not 0.0 < float(level) < 1.0:
         raise ValueError(f"level must be a number in (0, 1) (got {level!r})")
 
 
@@ -342,7 +342,7 @@ def seed_count_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float, fl
     if n <= 0 or not 0 <= k <= n:
         raise ValueError(f"need 0 <= k <= n and n > 0 (got k={k}, n={n})")
     low, high = proportion_confint(int(k), int(n), alpha=1 - level, method="beta")
-    low = 0.0 if k == 0 else float(low)  # statsmodels gives NaN-free bounds, but pin the exact ends
+    low = 0.0 if k == 0 else float(low)  # the exact ends, whatever the floating point
     high = 1.0 if k == n else float(high)
     return _tidy(k / n, low, high, (0.0, 1.0))
 
