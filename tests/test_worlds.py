@@ -352,6 +352,7 @@ def _raises(param: str, accepted: str):
         (dict(layout="maze", obstacles=2), "obstacles", "accepted: 0"),
         (dict(layout="supervisor", door="any_wall", coin="none"), "supervisor", "door='corner'"),
         (dict(layout="maze", checkpoint=True, landmarks="fixed", coin="none"), "landmarks='fixed'", "'random'"),
+        (dict(layout="rooms", checkpoint=True, sensor=True, obstacles=3), "room_min 3, obstacles 3", "room_min, fewer"),
     ],
 )
 def test_bad_level_spec_values_name_the_parameter_and_the_accepted_values(options, param, accepted):

@@ -118,9 +118,10 @@ class LevelSpec:
         side = self.room_min if self.layout == "rooms" else self.interior
         needed = 2 + self.n_keys + self.n_chests + int(self.checkpoint) + int(self.sensor) + int(self.coin != "none")
         if needed > (side * side - self.obstacles) // 2:
+            smallest = f"room_min {side}, obstacles {self.obstacles}" if self.procedural else f"interior side {side}"
             raise ValueError(
-                f"room/size too small for {needed} entities (interior side "
-                f"{side}); accepted: a larger size or fewer entities"
+                f"room/size too small for {needed} entities ({smallest}); accepted: a larger size "
+                f"{'or room_min, fewer obstacles ' if self.procedural else ''}or fewer entities"
             )
 
     def _check_procedural(self) -> None:
