@@ -2,6 +2,12 @@
 
 Usage: OMP_NUM_THREADS=1 python benchmarks/env_throughput.py [--seconds 3]
 Ends with one line: RESULT ours_steps_per_s=... minigrid_steps_per_s=... ratio=...
+
+``--worlds [NAME ...]`` measures instead, per scenario, how fast its training bank is
+generated (levels per second) and how fast a batch of 1,024 episodes steps on it (random
+actions), one line each: RESULT worlds scenario=... levels_per_s=... steps_per_s=...
+Without names it measures a version-1 and the procedurally varied scenarios that exist,
+so the same command gives the figures before and after a change to the generators.
 """
 
 from __future__ import annotations
@@ -15,10 +21,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 from misalign.gridworld import GridWorld  # noqa: E402
+from misalign.levels import generate_bank  # noqa: E402
+from misalign.scenarios import SCENARIO_NAMES, get_scenario  # noqa: E402
+
+WORLDS = ("coin-at-exit", "capability-shift", "coin-at-exit-v2", "maze-corner", "capability-shift-v2")
 
 
-def ours(num_envs: int, seconds: float) -> float:
-    world = GridWorld("coin-at-exit", "train", num_envs, seed=0)
+def ours(num_envs: int, seconds: float, scenario: str = "coin-at-exit") -> float:
+    world = GridWorld(scenario, "train", num_envs, seed=0)
     world.reset()
     rng = np.random.default_rng(0)
     actions = rng.integers(4, size=(64, num_envs))
@@ -48,10 +58,35 @@ def minigrid(num_envs: int, seconds: float) -> float:
     return steps / (time.perf_counter() - start)
 
 
+def bank_speed(scenario: str, seconds: float, n_levels: int = 4096) -> float:
+    """Training levels generated per second (banks of ``n_levels``, fresh seeds, best of the runs)."""
+    spec = get_scenario(scenario).train
+    best, seed, start = 0.0, 0, time.perf_counter()
+    while seed < 2 or time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        generate_bank(spec, n_levels, seed)
+        best = max(best, n_levels / (time.perf_counter() - t0))
+        seed += 1
+    return best
+
+
+def worlds(names: list[str], seconds: float) -> None:
+    for name in names or [n for n in WORLDS if n in SCENARIO_NAMES]:
+        levels = bank_speed(name, seconds)
+        steps = ours(1024, seconds, name)
+        size = get_scenario(name).train.size
+        print(f"{name:>20s} {size}x{size}: {levels:>9,.0f} levels/s generated, {steps:>12,.0f} steps/s (1,024 envs)")
+        print(f"RESULT worlds scenario={name} levels_per_s={levels:.0f} steps_per_s={steps:.0f} num_envs=1024")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--worlds", nargs="*", metavar="NAME", help="bank generation and stepping per scenario")
     args = ap.parse_args()
+    if args.worlds is not None:
+        worlds(args.worlds, args.seconds)
+        return
     results = {}
     for n in (256, 1024, 4096):
         results[n] = ours(n, args.seconds)
