@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import BOOK, ROOT
 from misalign.grid import distances, moves, neighbours, reachable, shortest_path
 from misalign.gridworld import GridWorld
 from misalign.levels import LevelSpec, generate_bank
@@ -66,7 +66,7 @@ def test_the_literal_check_catches_a_literal(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("ruff", path=str(Path(sys.executable).parent)) is None, reason="ruff not installed")
 def test_ruff_passes() -> None:
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
-    paths = ["lib", "tests", "benchmarks", "tools"]
+    paths = ["lib", "tests", "benchmarks", "tools", *sorted(str(p.relative_to(ROOT)) for p in BOOK.glob("*.py"))]
     check = subprocess.run([ruff, "check", *paths], cwd=ROOT, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     fmt = subprocess.run([ruff, "format", "--check", *paths], cwd=ROOT, capture_output=True, text=True)
