@@ -123,3 +123,30 @@ def probe_direction(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if norm == 0:
         raise ValueError("y must vary with x: the probe found no direction")
     return w / norm
+
+
+def control_labels(types: np.ndarray, labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Hewitt and Liang's control task: each type (e.g. the coin's offset from the agent) gets a
+    random label drawn from the real labels' distribution, the same label wherever it occurs.
+
+    A probe can learn this task only by memorising types, so the gap between the real
+    task's score and the control's (the *selectivity*) is what the representation adds
+    beyond a probe's own capacity.
+    """
+    types, labels = np.asarray(types), np.asarray(labels)
+    if len(types) != len(labels):
+        raise ValueError(f"types and labels must have the same length (got {len(types)} and {len(labels)})")
+    _, inverse = np.unique(types, axis=0 if types.ndim > 1 else None, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    rng = np.random.default_rng(seed)
+    drawn = rng.choice(labels, size=inverse.max() + 1, replace=True)
+    return drawn[inverse]
+
+
+def selectivity(x: np.ndarray, labels: np.ndarray, types: np.ndarray, groups: np.ndarray, *, seed: int = 0) -> dict:
+    """Held-out accuracy of a linear probe for ``labels``, of the same probe on the control task
+    (:func:`control_labels` over ``types``), and their difference, the selectivity."""
+    real = probe_score(x, labels, groups, kind="classification", seed=seed)
+    control = probe_score(x, control_labels(types, labels, seed), groups, kind="classification", seed=seed)
+    majority = float(pd.Series(labels).value_counts(normalize=True).iloc[0])
+    return {"accuracy": real, "control": control, "selectivity": real - control, "majority": majority}

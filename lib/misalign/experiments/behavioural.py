@@ -13,11 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from misalign.behaviours import coin_outcome_shares
+from misalign.gridworld import level_bank
 from misalign.outcomes import classify, scripted_goal_policy
 from misalign.ppo import PPOConfig, train_cached
-from misalign.registry import GOALS, KINDS
+from misalign.probes import hidden_and_value, random_network, selectivity
+from misalign.registry import GOALS, KINDS, Entity
 from misalign.rollouts import rollout
 from misalign.scenarios import get_scenario
+from misalign.states import cell_states
 from misalign.sweeps import run_sweep
 
 
@@ -111,3 +115,50 @@ def calibration_episodes(scenario: str = "coin-at-exit", n_episodes: int = 200, 
                 classify(rollout(walker, sc, "test", n_episodes, seed), sc).assign(behaviour=f"walks to {goal}")
             )
     return pd.concat(tables, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- which learner perceives the coin
+
+LEARNERS = {  # name -> (PPOConfig arch, scenario overrides): chapter 1 picks its default learner by measurement
+    "mlp (full grid)": ("mlp", {}),
+    "mlp (egocentric, radius 8)": ("mlp", {"observation": "ego", "ego_radius": 8}),
+    "cnn (full grid)": ("cnn", {}),
+}
+
+
+def coin_direction(agent: np.ndarray, coin: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per state, where the coin lies from the agent (0 up, 1 right, 2 down, 3 left: the dominant
+    axis, as the grid's actions), and the offset ``(d_row, d_col)`` (the control task's types)."""
+    dr = coin // size - agent // size
+    dc = coin % size - agent % size
+    label = np.where(np.abs(dr) >= np.abs(dc), np.where(dr < 0, 0, 2), np.where(dc > 0, 1, 3))
+    return label, np.stack([dr, dc], axis=1)
+
+
+def perception_cell(
+    learner: str,
+    seed: int,
+    scenario: str = "coin-at-exit-v2",
+    total_steps: int = 4_000_000,
+    n_levels: int = 64,
+    n_episodes: int = 256,
+) -> dict[str, float]:
+    """Train one learner (cached), then: its test coin outcomes, and whether the coin's direction is
+    linearly decodable from its last hidden layer on test levels, with the selectivity over a
+    control task (Hewitt and Liang 2019), for the trained network and a random twin."""
+    arch, overrides = LEARNERS[learner]
+    sc = get_scenario(scenario, **overrides)
+    result = train_cached(sc, seed, PPOConfig(total_steps=total_steps, arch=arch))
+    out: dict[str, float] = dict(coin_outcome_shares(rollout(result.policy, sc, "test", n_episodes, seed=seed)))
+    states = cell_states(sc, "test", n_levels)
+    bank = level_bank(sc, "test")
+    coin = bank[Entity.COIN][states.table["level"].to_numpy()]
+    label, offset = coin_direction(states.table["cell"].to_numpy(), coin, bank.size)
+    levels = states.table["level"].to_numpy()
+    for network, net in (("trained", result.policy), ("random", random_network(result.policy, 10_000 + seed))):
+        hidden, _ = hidden_and_value(net, states.obs)
+        last = hidden[list(hidden)[-1]]
+        scores = selectivity(last, label, offset, levels, seed=seed)
+        out.update({f"{network} {k}": v for k, v in scores.items()})
+    out["train coin"] = float(result.history["mean_H"].iloc[-1])
+    return out
