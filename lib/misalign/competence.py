@@ -50,6 +50,7 @@ from misalign.validation import check_choice, check_number, check_probability
 
 CORNERS = ("top-left corner", "top-right corner", "bottom-left corner", "bottom-right corner")
 NONE = "none"  # the revealed goal of an episode that reached no candidate
+RANDOM = "uniform random"  # the calibration behaviour that pursues nothing
 SPOT_SHARE = 0.05  # a training spot: a cell holding the entity in at least this share of training levels
 COLUMNS = (
     "outcome",
@@ -389,6 +390,31 @@ def random_walker(seed: int = 0) -> Policy:
     """A uniformly random policy (the floor of every calibration)."""
     rng = np.random.default_rng(seed)
     return lambda obs: rng.integers(4, size=len(obs))
+
+
+def walker_suite(
+    scenario: Scenario | str,
+    goal: str,
+    noises: Sequence[float] = (0.0, 0.1, 0.25, 0.5),
+    betas: Sequence[float] = (1.0, 2.0, 4.0),
+    *,
+    seed: int = 0,
+    level_seed: int = 0,
+) -> dict[str, Policy]:
+    """Reference behaviours for calibrating competence, from most to least competent: walkers to
+    ``goal`` with each share of random actions, Boltzmann walkers of each rationality, and
+    uniform random. Keys name the behaviour (``"coin walker, 10% random"``, ``"coin walker,
+    beta 2"``, ``"uniform random"``)."""
+    suite = {
+        f"{goal} walker, {noise:.0%} random": goal_walker(scenario, goal, noise=noise, seed=seed, level_seed=level_seed)
+        for noise in noises
+    }
+    for beta in sorted(betas, reverse=True):
+        suite[f"{goal} walker, beta {beta:g}"] = goal_walker(
+            scenario, goal, beta=beta, seed=seed, level_seed=level_seed
+        )
+    suite[RANDOM] = random_walker(seed)
+    return suite
 
 
 # ----------------------------------------------------------------------------- counterfactual check
