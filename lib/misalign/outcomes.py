@@ -14,6 +14,10 @@ The essay's four outcomes (plus its footnoted fifth) need three judgements per e
 * **desirable?** H, the human preference, reaches the scenario's ``h_good``.
 * **high reward?** R, the *original, untampered* reward, reaches ``r_good``.
 
+Version 2 (:mod:`misalign.competence`) adds locations to the candidates and a
+counterfactual check; this module's functions stay version 1, whose numbers chapter 1
+publishes.
+
 Tampering comes first: an episode whose observed reward was inflated by stepping on the
 sensor, while H stayed low, is a tampering failure whatever else it did.
 """
