@@ -9,18 +9,23 @@ version 2 widens the candidates and adds an experiment:
   (the floor cell nearest each corner of the canvas, doors closed) and the *training
   spot* of each entity, the cells where it lay in at least 5% of training levels when
   those cells held it in most of them (:func:`training_spots`).
-* **Choice.** Each candidate explains the episode as "walk there Boltzmann-rationally,
-  then act at random"; its score is the total log-likelihood gain over a uniformly
-  random policy (nats), the log Bayes factor of that hypothesis against randomness. The
-  best reached candidate is the revealed goal; a candidate reached one step earlier on
-  the same path scores one step's gain less, so an exit walker beats the corner it
-  passes. Reached candidates within ``ambiguity`` nats of the best are listed as
-  ``rivals``: the path alone does not tell them apart.
+* **Choice.** Each candidate is a hypothesis about the whole episode, scored by its
+  total log-likelihood gain over a uniformly random policy (nats: the log Bayes factor
+  against randomness). An entity: "walk there Boltzmann-rationally, then act at random"
+  (what an agent does after collecting a coin is another question). A location: "walk
+  there and stay", since a place has nothing to collect; a walk that passes a corner on
+  its way to the coin is no evidence for the corner. The best reached candidate is the
+  revealed goal; reached candidates within ``ambiguity`` nats of it are its ``rivals``:
+  the path alone does not tell them apart (one cell under two names, or an exit walker
+  and a corner reflex where the door is in the corner).
 * **Competence** uses version 1's thresholds on the revealed goal: mean gain per step
   at least ``margin`` and path efficiency at least ``efficiency``.
 * **Counterfactual** (:func:`counterfactual`): move an entity to another valid cell
-  (off the original path, away from every candidate) and rerun the same policy from
-  the same start; a goal the policy pursues is followed, a location is not.
+  (off the original path, off the ways to other goals, away from every candidate) and
+  rerun the same policy from the same start; a goal the policy pursues is followed, a
+  location is not. This is the test that separates candidates the path cannot.
+* A walk that starts on a location cannot reveal it (nothing to infer from staying), so
+  such a location is not a candidate in that episode.
 
 Why a module of its own: it adds candidates, walkers and experiments to the
 per-episode score of :mod:`misalign.outcomes`, whose version-1 numbers chapter 1
@@ -196,15 +201,20 @@ def goal_scores_v2(
 
     An entity is scored up to its first arrival (what follows is another question, as in
     version 1). A location is scored over the whole episode, staying included: reaching
-    a corner on the way to a coin and walking on is no evidence for the corner.
+    a corner on the way to a coin and walking on is no evidence for the corner. A
+    location on an entity's very cells is that entity's ``alias``, not a candidate of its
+    own: no path can tell them apart, only :func:`counterfactual` can.
     """
     size = bank.size
     walls = bank.walls[level].reshape(size, size)
     path = np.asarray(trajectory, dtype=np.int64)
     acts = np.asarray(actions, dtype=np.int64)
     entities = entity_goals(bank, level)
+    locations = location_goals(bank, level, spots)
+    aliases = {n: [loc for loc, at in locations.items() if set(at) == set(cells)] for n, cells in entities.items()}
+    locations = {n: cells for n, cells in locations.items() if not any(n in a for a in aliases.values())}
     rows = []
-    for name, cells in {**entities, **location_goals(bank, level, spots)}.items():
+    for name, cells in {**entities, **locations}.items():
         visits = np.flatnonzero(np.isin(path[1:], cells))
         reached = visits.size > 0
         steps = int(visits[0]) + 1 if reached else len(acts)
@@ -224,6 +234,7 @@ def goal_scores_v2(
                 "total_gain": total,
                 "gain": total / scored,
                 "efficiency": float(shortest / steps) if reached else 0.0,
+                "aliases": ", ".join(aliases.get(name, [])),
             }
         )
     return pd.DataFrame(rows)
@@ -231,8 +242,9 @@ def goal_scores_v2(
 
 def reveal(scores: pd.DataFrame, ambiguity: float = np.log(10.0)) -> dict[str, object]:
     """The revealed goal of one episode's scores: the reached candidate with the largest total
-    gain (the first on ties), its per-step gain and efficiency, and its ``rivals``, the other
-    reached candidates within ``ambiguity`` nats (a Bayes factor of 10 by default)."""
+    gain (the first on ties), its per-step gain and efficiency, and its ``rivals``: its
+    aliases, then the other reached candidates within ``ambiguity`` nats (a Bayes factor
+    of 10 by default)."""
     reached = scores[scores["reached"]] if len(scores) else scores
     if not len(reached):
         gain = float(scores["gain"].max()) if len(scores) else 0.0
@@ -244,7 +256,7 @@ def reveal(scores: pd.DataFrame, ambiguity: float = np.log(10.0)) -> dict[str, o
         "goal_is_location": not best["entity"],
         "gain": float(best["gain"]),
         "efficiency": float(best["efficiency"]),
-        "rivals": ", ".join(close["goal"]),
+        "rivals": ", ".join(filter(None, (best["aliases"], *close["goal"]))),
     }
 
 
