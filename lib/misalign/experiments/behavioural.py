@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from misalign.behaviours import coin_outcome_shares
+from misalign.competence import RANDOM, classify_v2, competent_share, threshold_sensitivity, walker_suite
 from misalign.gridworld import level_bank
 from misalign.outcomes import classify, scripted_goal_policy
 from misalign.ppo import PPOConfig, train_cached
@@ -162,3 +163,46 @@ def perception_cell(
         out.update({f"{network} {k}": v for k, v in scores.items()})
     out["train coin"] = float(result.history["mean_H"].iloc[-1])
     return out
+
+
+# Classifier version 2's calibration: walkers to a goal with these shares of random actions,
+# Boltzmann walkers of these rationalities (beta 3 is the classifier's own reference agent),
+# and uniform random, on the test levels of the two coin scenarios (coin anywhere).
+CALIBRATION_NOISE = (0.0, 0.1, 0.25, 0.5)
+CALIBRATION_BETAS = (1.0, 2.0, 4.0, 8.0)
+CALIBRATION_SCENARIOS = ("coin-at-exit", "coin-diverse")
+CALIBRATION_GOALS = (Entity.COIN, Entity.EXIT)
+# The sensitivity grid around the default thresholds (margin 0.5 nats/step, efficiency 0.6).
+SENSITIVITY_MARGINS = (0.25, 0.5, 0.75, 1.0)
+SENSITIVITY_EFFICIENCIES = (0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def calibration_v2(
+    scenario: str = "coin-at-exit", n_episodes: int = 200, seed: int = 0, goals: tuple[Entity, ...] = CALIBRATION_GOALS
+) -> pd.DataFrame:
+    """Version-2 classified episodes of the calibration walkers (per goal: noisy and Boltzmann
+    walkers, then uniform random once) on a scenario's test levels; column ``behaviour``."""
+    sc = get_scenario(scenario)
+    tables = []
+    for i, goal in enumerate(goals):
+        suite = walker_suite(sc, str(goal), CALIBRATION_NOISE, CALIBRATION_BETAS, seed=seed)
+        for name, walker in suite.items():
+            if name == RANDOM and i > 0:
+                continue  # one uniform random walk serves every goal
+            table = classify_v2(rollout(walker, sc, "test", n_episodes, seed), sc)
+            tables.append(table.assign(behaviour=name, goal=None if name == RANDOM else str(goal)))
+    return pd.concat(tables, ignore_index=True)
+
+
+def calibration_shares(
+    scenarios: tuple[str, ...] = CALIBRATION_SCENARIOS, n_episodes: int = 200, seed: int = 0
+) -> pd.DataFrame:
+    """Competent share (with its exact 95% interval) per scenario and calibration walker."""
+    return pd.concat(
+        [competent_share(calibration_v2(s, n_episodes, seed)).assign(scenario=s) for s in scenarios], ignore_index=True
+    )
+
+
+def sensitivity(classified: pd.DataFrame) -> pd.DataFrame:
+    """Each scenario's verdict over chapter 1's (margin, efficiency) grid (see threshold_sensitivity)."""
+    return threshold_sensitivity(classified, SENSITIVITY_MARGINS, SENSITIVITY_EFFICIENCIES)
