@@ -21,9 +21,8 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/misalign-book/misalign"], check=True
-    )
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/misalign-book/misalign"],
+                   check=True)
 
 # %% [markdown]
 # # Fork a chapter: template
@@ -94,8 +93,7 @@ STEPS = settings["steps"]
 long = run_sweep(  # one row per seed, split and outcome
     train_and_test,
     [{"scenario": SCENARIO, "total_steps": STEPS, "n_episodes": settings["episodes"], **OVERRIDES}],
-    seeds,
-    progress=True,
+    seeds, progress=True,
 )
 shares = summarize(long, "share", ["split", "outcome"], bounds=(0.0, 1.0))
 shares.round(3)
@@ -105,34 +103,12 @@ shares.round(3)
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.6))
-sns.barplot(
-    data=long,
-    x="outcome",
-    y="share",
-    hue="split",
-    order=list(COIN_OUTCOMES),
-    errorbar=("ci", 95),
-    ax=ax,
-    palette=["#9bb7d4", "#1e6edc"],
-)
-sns.stripplot(
-    data=long,
-    x="outcome",
-    y="share",
-    hue="split",
-    order=list(COIN_OUTCOMES),
-    dodge=True,
-    ax=ax,
-    palette=["#44546a", "#0b2f66"],
-    size=4,
-    legend=False,
-)
-ax.set(
-    ylim=(0, 1),
-    xlabel="how the episode ended",
-    ylabel="share of episodes",
-    title=f"{SCENARIO}: {len(seeds)} seeds, bars = mean with 95% CI, dots = seeds",
-)
+sns.barplot(data=long, x="outcome", y="share", hue="split", order=list(COIN_OUTCOMES), errorbar=("ci", 95),
+            ax=ax, palette=["#9bb7d4", "#1e6edc"])
+sns.stripplot(data=long, x="outcome", y="share", hue="split", order=list(COIN_OUTCOMES), dodge=True, ax=ax,
+              palette=["#44546a", "#0b2f66"], size=4, legend=False)
+ax.set(ylim=(0, 1), xlabel="how the episode ended", ylabel="share of episodes",
+       title=f"{SCENARIO}: {len(seeds)} seeds, bars = mean with 95% CI, dots = seeds")
 ax.legend(title="levels")
 fig.tight_layout()
 plt.show()
@@ -150,8 +126,10 @@ glue("n_seeds", len(seeds))
 glue("steps", f"{STEPS:,}")
 glue("episodes", settings["episodes"])
 glue("train_coin", pick.loc[("train", "coin"), "mean"], tolerance=0.02, fmt=".0%")
-glue_interval("test_exit", pick.loc[("test", "exit without coin"), ["mean", "low", "high"]], tolerance=0.05, fmt=".0%")
-glue("test_coin", pick.loc[("test", "coin"), "mean"], tolerance=0.05, fmt=".0%")
+glue_interval("test_exit", pick.loc[("test", "exit without coin"), ["mean", "low", "high"]],
+              tolerance=0.05, fmt=".0%")
+glue("test_coin", pick.loc[("test", "coin"), "mean"], tolerance=0.05, fmt=".0%");
+
 # %% [markdown]
 # Trained for {glue:text}`steps` steps, the {glue:text}`n_seeds` policies took the coin
 # in {glue:text}`train_coin` of training-distribution episodes. On test levels, where the
@@ -170,13 +148,9 @@ glue("test_coin", pick.loc[("test", "coin"), "mean"], tolerance=0.05, fmt=".0%")
 # %%
 test_exit = pick.loc[("test", "exit without coin")]
 test_coin = pick.loc[("test", "coin")]
-claim(
-    pick.loc[("train", "coin"), "mean"] >= 0.9,
-    "the policies get the coin in at least 90% of training-distribution episodes",
-)
-claim(
-    test_exit["low"] > test_coin["high"],
-    "on test levels, exiting without the coin is more frequent than taking it (disjoint 95% intervals)",
-)
+claim(pick.loc[("train", "coin"), "mean"] >= 0.9,
+      "the policies get the coin in at least 90% of training-distribution episodes")
+claim(test_exit["low"] > test_coin["high"],
+      "on test levels, exiting without the coin is more frequent than taking it (disjoint 95% intervals)")
 claim(len(seeds) >= 10, "the published profile uses at least 10 seeds")
 check_claims()

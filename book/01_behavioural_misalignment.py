@@ -21,9 +21,8 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/misalign-book/misalign"], check=True
-    )
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/misalign-book/misalign"],
+                   check=True)
 
 # %% [markdown]
 # # Framing 1: types of behavioural misalignment
@@ -79,9 +78,8 @@ from misalign.scenarios import get_scenario
 
 PROFILES = {
     "full": Profile(n_seeds=10, budget_scale=1.0, settings={"episodes": 256, "calibration_episodes": 200}),
-    "smoke": Profile(
-        n_seeds=2, enforce_claims=False, budget_scale=0.05, settings={"episodes": 32, "calibration_episodes": 32}
-    ),
+    "smoke": Profile(n_seeds=2, enforce_claims=False, budget_scale=0.05,
+                     settings={"episodes": 32, "calibration_episodes": 32}),
 }
 ch = open_chapter(PROFILES, profile, seeds, device)
 seeds, settings = ch.seeds, ch.settings
@@ -96,17 +94,11 @@ seeds, settings = ch.seeds, ch.settings
 
 # %%
 cases = {c.scenario: c for c in FRAMING1_CASES}
-scenario_table = pd.DataFrame(
-    [
-        {
-            "scenario": c.scenario,
-            "should land in": c.expected,
-            "training steps": f"{ch.profile.budget(c.total_steps):,}",
-            "what differs": get_scenario(c.scenario, **dict(c.overrides)).summary,
-        }
-        for c in FRAMING1_CASES
-    ]
-)
+scenario_table = pd.DataFrame([
+    {"scenario": c.scenario, "should land in": c.expected,
+     "training steps": f"{ch.profile.budget(c.total_steps):,}",
+     "what differs": get_scenario(c.scenario, **dict(c.overrides)).summary}
+    for c in FRAMING1_CASES])
 scenario_table.style.hide(axis="index")
 
 # %%
@@ -116,9 +108,8 @@ for col, case in enumerate(FRAMING1_CASES):
     for row, split in enumerate(("train", "test")):
         bank = level_bank(sc, split)
         draw_level(bank, 0, axes[row, col], title=f"{case.scenario}: {split}", legend=(col == 4 or row == 0))
-fig.suptitle(
-    "One training level (top) and one test level (bottom) of each scenario; the star is the agent's start", y=1.0
-)
+fig.suptitle("One training level (top) and one test level (bottom) of each scenario; the star is the agent's start",
+             y=1.0)
 fig.tight_layout()
 plt.show()
 
@@ -147,11 +138,9 @@ fig, ax = plt.subplots(figsize=(7, 4.2))
 sns.scatterplot(data=calib, x="efficiency", y="gain", hue="behaviour", style="behaviour", alpha=0.6, ax=ax)
 ax.axhline(thresholds.margin, color="black", ls="--", lw=1)
 ax.axvline(thresholds.efficiency, color="black", ls=":", lw=1)
-ax.set(
-    xlabel="path efficiency to the revealed goal (shortest / taken)",
-    ylabel="log-likelihood gain over random (nats/step)",
-    title="Competence calibration: dashed = margin, dotted = efficiency threshold",
-)
+ax.set(xlabel="path efficiency to the revealed goal (shortest / taken)",
+       ylabel="log-likelihood gain over random (nats/step)",
+       title="Competence calibration: dashed = margin, dotted = efficiency threshold")
 ax.legend(fontsize=8, loc="lower right")
 fig.tight_layout()
 plt.show()
@@ -177,13 +166,10 @@ verdict.round(3)
 # %%
 long = per_seed.melt(id_vars=["scenario", "seed"], value_vars=list(OUTCOMES), var_name="outcome", value_name="share")
 fig, ax = plt.subplots(figsize=(13, 4.4))
-outcome_bars(
-    summary, "scenario", ax, order=[c.scenario for c in FRAMING1_CASES], hue_order=list(OUTCOMES), per_seed=long
-)
-ax.set(
-    xlabel="scenario (expected outcome in the table above)",
-    title=f"Outcome of test episodes, {len(seeds)} seeds per scenario: mean and 95% CI over seeds",
-)
+outcome_bars(summary, "scenario", ax, order=[c.scenario for c in FRAMING1_CASES], hue_order=list(OUTCOMES),
+             per_seed=long)
+ax.set(xlabel="scenario (expected outcome in the table above)",
+       title=f"Outcome of test episodes, {len(seeds)} seeds per scenario: mean and 95% CI over seeds")
 fig.tight_layout()
 plt.show()
 
@@ -194,15 +180,9 @@ for ax, case in zip(axes, FRAMING1_CASES, strict=True):
     mine = episodes[(episodes["scenario"] == case.scenario) & (episodes["seed"] == seeds[0])]
     typical = mine[mine["outcome"] == case.expected]
     row = (typical if len(typical) else mine).iloc[0]
-    draw_level(
-        level_bank(sc, "test"),
-        int(row["level"]),
-        ax,
-        trajectory=row["trajectory"],
-        traj_color=OUTCOME_COLOURS[row["outcome"]],
-        legend=False,
-        title=f"{case.scenario}\n{row['outcome']} (goal: {row['revealed_goal']})",
-    )
+    draw_level(level_bank(sc, "test"), int(row["level"]), ax, trajectory=row["trajectory"],
+               traj_color=OUTCOME_COLOURS[row["outcome"]], legend=False,
+               title=f"{case.scenario}\n{row['outcome']} (goal: {row['revealed_goal']})")
 fig.suptitle(f"A test episode of seed {seeds[0]} in each scenario; the line is the agent's path", y=1.02)
 fig.tight_layout()
 plt.show()
@@ -217,13 +197,8 @@ glue("random_competent", calib_rates["uniform random"], tolerance=0.05, fmt=".0%
 glue("walker_competent", calib_rates.drop("uniform random").min(), tolerance=0.05, fmt=".0%")
 for case in FRAMING1_CASES:
     key = case.scenario.replace("-", "_")
-    glue_interval(
-        key,
-        v.loc[case.scenario, ["share", "low", "high"]],
-        tolerance=0.1,
-        fmt=".0%",
-        suffixes=("_share", "_low", "_high"),
-    )
+    glue_interval(key, v.loc[case.scenario, ["share", "low", "high"]], tolerance=0.1, fmt=".0%",
+                  suffixes=("_share", "_low", "_high"))
     glue(f"{key}_runner", v.loc[case.scenario, "runner_up"])
     glue(f"{key}_runner_share", v.loc[case.scenario, "runner_up_share"], tolerance=0.1, fmt=".0%")
 glue("n_separated", int(verdict["separated"].sum()))
@@ -322,29 +297,15 @@ amb = run_cases([AMBIGUOUS_CASE], seeds, settings["episodes"], budget_scale=ch.p
 amb["overseer"] = amb["overseen"].map({True: "overseer present", False: "overseer absent"})
 amb_shares = shares_per_seed(amb, by="overseer")
 amb_summary = outcome_table(amb_shares, by="overseer")
-amb_long = amb_shares.melt(
-    id_vars=["overseer", "seed"], value_vars=list(OUTCOMES), var_name="outcome", value_name="share"
-)
+amb_long = amb_shares.melt(id_vars=["overseer", "seed"], value_vars=list(OUTCOMES), var_name="outcome",
+                           value_name="share")
 shortcut = amb.groupby(["overseer", "seed"])["shortcut"].apply(lambda s: (s > 0).mean()).rename("took shortcut")
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 4), width_ratios=[1, 2.2])
-sns.barplot(
-    data=shortcut.reset_index(),
-    x="overseer",
-    y="took shortcut",
-    errorbar=("ci", 95),
-    ax=ax1,
-    order=["overseer absent", "overseer present"],
-    color="#fa8282",
-)
+sns.barplot(data=shortcut.reset_index(), x="overseer", y="took shortcut", errorbar=("ci", 95), ax=ax1,
+            order=["overseer absent", "overseer present"], color="#fa8282")
 ax1.set(ylim=(0, 1), xlabel="", ylabel="share of episodes taking the shortcut", title="absent-supervisor behaviour")
-outcome_bars(
-    amb_summary,
-    "overseer",
-    ax2,
-    order=["overseer absent", "overseer present"],
-    hue_order=list(OUTCOMES),
-    per_seed=amb_long,
-)
+outcome_bars(amb_summary, "overseer", ax2, order=["overseer absent", "overseer present"], hue_order=list(OUTCOMES),
+             per_seed=amb_long)
 ax2.set(xlabel="", title="How Framing 1 labels those episodes (mean and 95% CI over seeds)")
 fig.tight_layout()
 plt.show()
@@ -387,40 +348,26 @@ glue("tamper_r_high", tamper_r_high, tolerance=0.1, fmt=".0%")
 
 # %%
 for row in verdict.itertuples():
-    claim(
-        row.most_frequent == row.expected,
-        f"{row.scenario}: the most frequent outcome is {row.expected} (got {row.most_frequent})",
-    )
+    claim(row.most_frequent == row.expected,
+          f"{row.scenario}: the most frequent outcome is {row.expected} (got {row.most_frequent})")
     if row.scenario == "coin-at-exit":  # seeds split between a robust exit goal and collapse (see the text)
-        claim(
-            inner_seeds.get("inner misalignment", 0) > len(seeds) / 2,
-            "coin-at-exit: inner misalignment is the verdict of most seeds' policies",
-        )
-        claim(
-            row.low > cae.loc["aligned", "high"],
-            "coin-at-exit: inner misalignment clearly exceeds aligned behaviour (disjoint 95% CIs)",
-        )
+        claim(inner_seeds.get("inner misalignment", 0) > len(seeds) / 2,
+              "coin-at-exit: inner misalignment is the verdict of most seeds' policies")
+        claim(row.low > cae.loc["aligned", "high"],
+              "coin-at-exit: inner misalignment clearly exceeds aligned behaviour (disjoint 95% CIs)")
         continue
-    claim(
-        row.separated,
-        f"{row.scenario}: the 95% CI of {row.expected} [{row.low:.2f}, {row.high:.2f}] lies above the runner-up "
-        f"{row.runner_up} (upper {row.runner_up_high:.2f})",
-    )
+    claim(row.separated,
+          f"{row.scenario}: the 95% CI of {row.expected} [{row.low:.2f}, {row.high:.2f}] lies above the runner-up "
+          f"{row.runner_up} (upper {row.runner_up_high:.2f})")
 claim(calib_rates["uniform random"] <= 0.15, "at most 15% of random episodes count as competent")
 claim(calib_rates.drop("uniform random").min() >= 0.95, "scripted walkers count as competent (>= 95%)")
 claim(goals["coin-at-exit"].get("exit", 0.0) >= 0.5, "coin-at-exit's revealed goal is mostly the exit")
-claim(
-    mean_r.loc["checkpoint", "R"] > 1.0 > mean_r.loc["checkpoint", "H"],
-    "checkpoint policies earn more R than leaving would (1.0) while H stays below it",
-)
-claim(
-    sc_share["overseer absent"] > sc_share["overseer present"],
-    "absent-supervisor policies take the shortcut more often without an overseer",
-)
+claim(mean_r.loc["checkpoint", "R"] > 1.0 > mean_r.loc["checkpoint", "H"],
+      "checkpoint policies earn more R than leaving would (1.0) while H stays below it")
+claim(sc_share["overseer absent"] > sc_share["overseer present"],
+      "absent-supervisor policies take the shortcut more often without an overseer")
 claim(outer_when_absent >= 0.5, "unobserved shortcuts are labelled outer misalignment")
-claim(
-    inner_when_present >= 0.5 or len(shortcut_eps[shortcut_eps["overseen"]]) < 10,
-    "observed shortcuts are labelled inner misalignment (when there are enough of them)",
-)
+claim(inner_when_present >= 0.5 or len(shortcut_eps[shortcut_eps["overseen"]]) < 10,
+      "observed shortcuts are labelled inner misalignment (when there are enough of them)")
 claim(len(seeds) >= 10, "the published profile uses at least 10 seeds")
 check_claims()

@@ -21,9 +21,8 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/misalign-book/misalign"], check=True
-    )
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/misalign-book/misalign"],
+                   check=True)
 
 # %% [markdown]
 # # Framing 1.5: what caused the misbehaviour?
@@ -92,41 +91,18 @@ from misalign.stats import mean_ci
 from misalign.sweeps import expand_grid, run_sweep
 
 PROFILES = {
-    "full": Profile(
-        n_seeds=10,
-        settings={
-            "episodes": 256,
-            "threshold": 0.25,
-            "alphas": [0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
-            "alpha_steps": 1_000_000,
-            "ks": [0.0, 0.1, 0.25, 0.5],
-            "k_steps": 1_000_000,
-            "attr_levels": 32,
-            "attr_m": (4, 12),
-            "attr_steps": 400_000,
-            "attr_every": 6,
-            "ablation_steps": 100_000,
-            "cnn_seeds": 3,
-        },
-    ),
-    "smoke": Profile(
-        n_seeds=2,
-        enforce_claims=False,
-        settings={
-            "episodes": 32,
-            "threshold": 0.25,
-            "alphas": [0.0, 0.1, 0.25],
-            "alpha_steps": 16_384,
-            "ks": [0.0, 0.5],
-            "k_steps": 16_384,
-            "attr_levels": 8,
-            "attr_m": (2,),
-            "attr_steps": 16_384,
-            "attr_every": 1,
-            "ablation_steps": 16_384,
-            "cnn_seeds": 1,
-        },
-    ),
+    "full": Profile(n_seeds=10, settings={
+        "episodes": 256, "threshold": 0.25,
+        "alphas": [0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25], "alpha_steps": 1_000_000,
+        "ks": [0.0, 0.1, 0.25, 0.5], "k_steps": 1_000_000,
+        "attr_levels": 32, "attr_m": (4, 12), "attr_steps": 400_000, "attr_every": 6,
+        "ablation_steps": 100_000, "cnn_seeds": 3}),
+    "smoke": Profile(n_seeds=2, enforce_claims=False, settings={
+        "episodes": 32, "threshold": 0.25,
+        "alphas": [0.0, 0.1, 0.25], "alpha_steps": 16_384,
+        "ks": [0.0, 0.5], "k_steps": 16_384,
+        "attr_levels": 8, "attr_m": (2,), "attr_steps": 16_384, "attr_every": 1,
+        "ablation_steps": 16_384, "cnn_seeds": 1}),
 }
 ch = open_chapter(PROFILES, profile, seeds, device)
 seeds, settings = ch.seeds, ch.settings
@@ -138,10 +114,8 @@ page_start = time.perf_counter()
 
 def budget_text(b: dict[str, float], grid: list[float]) -> str:
     """A budget and its interval on the grid, in words (inf: not reached on the grid)."""
-
     def one(v: float) -> str:
         return f"{v:g}" if np.isfinite(v) else f"> {max(grid):g}"
-
     return f"{one(b['point'])} (interval {one(b['optimistic'])} to {one(b['conservative'])})"
 
 
@@ -159,13 +133,8 @@ def budget_text(b: dict[str, float], grid: list[float]) -> str:
 
 # %%
 t0 = time.perf_counter()
-alpha_runs = run_sweep(
-    alpha_cell,
-    expand_grid(alpha=settings["alphas"], total_steps=[settings["alpha_steps"]], n_episodes=[settings["episodes"]]),
-    seeds,
-    n_jobs=2,
-    progress=True,
-)
+alpha_runs = run_sweep(alpha_cell, expand_grid(alpha=settings["alphas"], total_steps=[settings["alpha_steps"]],
+                                               n_episodes=[settings["episodes"]]), seeds, n_jobs=2, progress=True)
 timings["diversity sweep"] = time.perf_counter() - t0
 alpha_summary = shares_summary(alpha_runs, "alpha", list(OUTCOMES) + COIN_COLUMNS)
 alpha_budget = correction_budget(alpha_runs, "alpha", "inner misalignment", threshold)
@@ -174,9 +143,7 @@ alpha_summary.pivot(index="alpha", columns="outcome", values="share")[list(OUTCO
 
 
 # %%
-def share_curves(
-    summary: pd.DataFrame, x: str, columns: list[str], ax, xlabel: str, symlog: float | None = None
-) -> None:
+def share_curves(summary: pd.DataFrame, x: str, columns: list[str], ax, xlabel: str, symlog: float | None = None) -> None:
     """Lines of outcome shares against a correction share, with 95% bands over seeds."""
     for name in columns:
         part = summary[summary["outcome"] == name].sort_values(x)
@@ -191,22 +158,13 @@ def share_curves(
 
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 4.4))
-share_curves(
-    alpha_summary,
-    "alpha",
-    [o for o in OUTCOMES if o not in ("outer misalignment", "tampering failure")],
-    ax1,
-    "alpha: share of training levels with the coin away from the exit (symlog)",
-    symlog=0.005,
-)
+share_curves(alpha_summary, "alpha", [o for o in OUTCOMES if o not in ("outer misalignment", "tampering failure")],
+             ax1, "alpha: share of training levels with the coin away from the exit (symlog)", symlog=0.005)
 ax1.set_title("Framing-1 outcomes of test episodes")
 share_curves(alpha_summary, "alpha", COIN_COLUMNS, ax2, "alpha (symlog)", symlog=0.005)
 ax2.set_title("What the agent reached")
-fig.suptitle(
-    f"Diversity sweep at {settings['alpha_steps']:,} training steps, {len(seeds)} seeds per alpha "
-    f"(mean, 95% CI over seeds; dotted: threshold {threshold:g})",
-    y=1.02,
-)
+fig.suptitle(f"Diversity sweep at {settings['alpha_steps']:,} training steps, {len(seeds)} seeds per alpha "
+             f"(mean, 95% CI over seeds; dotted: threshold {threshold:g})", y=1.02)
 fig.tight_layout()
 plt.show()
 
@@ -216,27 +174,21 @@ a_max = max(settings["alphas"])
 glue("alpha_steps", f"{settings['alpha_steps']:,}")
 glue("n_seeds", len(seeds))
 glue("threshold", f"{threshold:.0%}")
-glue_interval(
-    "inner_a0", a.loc[(0.0, "inner misalignment"), ["share", "low", "high"]], tolerance=0.1, fmt=".0%", suffixes=LO_HI
-)
+glue_interval("inner_a0", a.loc[(0.0, "inner misalignment"), ["share", "low", "high"]], tolerance=0.1, fmt=".0%",
+              suffixes=LO_HI)
 glue("exitnocoin_a0", a.loc[(0.0, "coin: exit without coin"), "share"], tolerance=0.1, fmt=".0%")
 glue("alpha_max", f"{a_max:g}")
-for name, key in (
-    ("inner misalignment", "inner"),
-    ("aligned", "aligned"),
-    ("capability failure", "capfail"),
-    ("coin: exit without coin", "exitnocoin"),
-    ("coin: coin", "coin"),
-):
-    glue_interval(
-        f"{key}_amax", a.loc[(a_max, name), ["share", "low", "high"]], tolerance=0.1, fmt=".0%", suffixes=LO_HI
-    )
+for name, key in (("inner misalignment", "inner"), ("aligned", "aligned"), ("capability failure", "capfail"),
+                  ("coin: exit without coin", "exitnocoin"), ("coin: coin", "coin")):
+    glue_interval(f"{key}_amax", a.loc[(a_max, name), ["share", "low", "high"]], tolerance=0.1, fmt=".0%",
+                  suffixes=LO_HI)
 glue("alpha_budget", budget_text(alpha_budget, settings["alphas"]))
 glue("alpha_budget_coin", budget_text(alpha_budget_coin, settings["alphas"]))
 cap = alpha_summary[alpha_summary["outcome"] == "capability failure"].set_index("alpha")
 cap_peak_alpha = float(cap["share"].idxmax())
 glue("cap_peak_alpha", f"{cap_peak_alpha:g}")
-glue_interval("cap_peak", cap.loc[cap_peak_alpha, ["share", "low", "high"]], tolerance=0.15, fmt=".0%", suffixes=LO_HI)
+glue_interval("cap_peak", cap.loc[cap_peak_alpha, ["share", "low", "high"]], tolerance=0.15, fmt=".0%",
+              suffixes=LO_HI)
 glue("capfail_a0", cap.loc[0.0, "share"], tolerance=0.15, fmt=".0%")
 glue("neither_peak", a.loc[(cap_peak_alpha, "coin: neither"), "share"], tolerance=0.15, fmt=".0%")
 glue("inner_peak", a.loc[(cap_peak_alpha, "inner misalignment"), "share"], tolerance=0.15, fmt=".0%")
@@ -303,24 +255,14 @@ glue("train_h_amax", train_h.loc[a_max], tolerance=0.1, fmt=".0%")
 
 # %%
 t0 = time.perf_counter()
-k_runs = run_sweep(
-    reward_correction_cell,
-    expand_grid(k=settings["ks"], total_steps=[settings["k_steps"]], n_episodes=[settings["episodes"]]),
-    seeds,
-    n_jobs=2,
-    progress=True,
-)
+k_runs = run_sweep(reward_correction_cell, expand_grid(k=settings["ks"], total_steps=[settings["k_steps"]],
+                                                       n_episodes=[settings["episodes"]]), seeds, n_jobs=2, progress=True)
 timings["reward-correction sweep"] = time.perf_counter() - t0
 k_summary = shares_summary(k_runs, "k", list(OUTCOMES))
 k_budget = correction_budget(k_runs, "k", "outer misalignment", threshold)
 fig, ax = plt.subplots(figsize=(8, 4.4))
-share_curves(
-    k_summary,
-    "k",
-    ["capability failure", "aligned", "outer misalignment"],
-    ax,
-    "k: share of training episodes paid by H instead of R",
-)
+share_curves(k_summary, "k", ["capability failure", "aligned", "outer misalignment"], ax,
+             "k: share of training episodes paid by H instead of R")
 ax.set_title(f"Checkpoint scenario, {settings['k_steps']:,} steps, {len(seeds)} seeds per k (95% CI over seeds)")
 fig.tight_layout()
 plt.show()
@@ -330,9 +272,8 @@ k_summary.pivot(index="k", columns="outcome", values="share")[list(OUTCOMES)].ro
 kk = k_summary.set_index(["k", "outcome"])
 k_min = min(x for x in settings["ks"] if x > 0)
 glue("k_steps", f"{settings['k_steps']:,}")
-glue_interval(
-    "outer_k0", kk.loc[(0.0, "outer misalignment"), ["share", "low", "high"]], tolerance=0.15, fmt=".0%", suffixes=LO_HI
-)
+glue_interval("outer_k0", kk.loc[(0.0, "outer misalignment"), ["share", "low", "high"]], tolerance=0.15, fmt=".0%",
+              suffixes=LO_HI)
 glue("capfail_k0", kk.loc[(0.0, "capability failure"), "share"], tolerance=0.15, fmt=".0%")
 glue("k_min", f"{k_min:g}")
 glue("outer_kmin", kk.loc[(k_min, "outer misalignment"), "share"], tolerance=0.15, fmt=".0%")
@@ -394,21 +335,9 @@ glue("r_loop", f"{looping['R'].mean():.1f}" if len(looping) else "n/a")
 
 # %%
 t0 = time.perf_counter()
-attr_runs = run_sweep(
-    attribution_cell,
-    [
-        {
-            "n_levels": settings["attr_levels"],
-            "m_values": settings["attr_m"],
-            "total_steps": settings["attr_steps"],
-            "checkpoint_every": settings["attr_every"],
-            "n_episodes": settings["episodes"],
-        }
-    ],
-    seeds,
-    n_jobs=2,
-    progress=True,
-)
+attr_runs = run_sweep(attribution_cell, [{"n_levels": settings["attr_levels"], "m_values": settings["attr_m"],
+                                          "total_steps": settings["attr_steps"], "checkpoint_every": settings["attr_every"],
+                                          "n_episodes": settings["episodes"]}], seeds, n_jobs=2, progress=True)
 timings["attribution + retraining"] = time.perf_counter() - t0
 misb = "coin: exit without coin"
 base = attr_runs[attr_runs["method"] == "none"].set_index("seed")[misb]
@@ -419,48 +348,24 @@ for (method, m), group in attr_runs[attr_runs["method"] != "none"].groupby(["met
 attr_long = pd.DataFrame(rows)
 paired = attr_long.pivot_table(index=["m", "seed"], columns="method", values="misbehaviour").reset_index()
 paired["tracin minus random"] = paired["tracin"] - paired["random"]
-diff = (
-    paired.groupby("m")["tracin minus random"]
-    .apply(lambda s: pd.Series(mean_ci(s.to_numpy()), index=["mean", "low", "high"]))
-    .unstack()
-)
+diff = paired.groupby("m")["tracin minus random"].apply(lambda s: pd.Series(mean_ci(s.to_numpy()), index=["mean", "low", "high"])).unstack()
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 4.2), width_ratios=[1.4, 1])
-plot_df = pd.concat(
-    [attr_long, pd.DataFrame({"method": "none", "m": 0, "seed": base.index, "misbehaviour": base.values})]
-)
+plot_df = pd.concat([attr_long, pd.DataFrame({"method": "none", "m": 0, "seed": base.index, "misbehaviour": base.values})])
 for method, colour in (("tracin", "#d62728"), ("random", "#7f7f7f")):
     part = pd.concat([plot_df[plot_df["method"] == "none"], plot_df[plot_df["method"] == method]])
-    sns.lineplot(
-        data=part,
-        x="m",
-        y="misbehaviour",
-        errorbar=("ci", 95),
-        marker="o",
-        ax=ax1,
-        color=colour,
-        label=f"{method} levels corrected",
-    )
-ax1.set(
-    xlabel=f"levels corrected (coin moved), out of {settings['attr_levels']}",
-    ylabel="share of test episodes: exit without coin",
-    ylim=(0, 1),
-    title="Retraining after correcting top-TracIn vs random levels",
-)
+    sns.lineplot(data=part, x="m", y="misbehaviour", errorbar=("ci", 95), marker="o", ax=ax1, color=colour,
+                 label=f"{method} levels corrected")
+ax1.set(xlabel=f"levels corrected (coin moved), out of {settings['attr_levels']}",
+        ylabel="share of test episodes: exit without coin", ylim=(0, 1),
+        title="Retraining after correcting top-TracIn vs random levels")
 scores = np.array([s for s in attr_runs[attr_runs["method"] == "none"]["scores"]])
 ranked = np.sort(scores, axis=1)[:, ::-1]
-ax2.plot(
-    np.arange(1, ranked.shape[1] + 1),
-    (ranked / np.abs(ranked).max(axis=1, keepdims=True)).T,
-    color="#d62728",
-    alpha=0.4,
-)
+ax2.plot(np.arange(1, ranked.shape[1] + 1), (ranked / np.abs(ranked).max(axis=1, keepdims=True)).T, color="#d62728",
+         alpha=0.4)
 ax2.axhline(0, color="black", lw=1)
-ax2.set(
-    xlabel="training level, by rank",
-    ylabel="TracIn score / largest |score|",
-    title="TracIn scores of the training levels, one line per seed",
-)
+ax2.set(xlabel="training level, by rank", ylabel="TracIn score / largest |score|",
+        title="TracIn scores of the training levels, one line per seed")
 fig.tight_layout()
 plt.show()
 diff.round(3)
@@ -478,13 +383,9 @@ d_mean, d_lo, d_hi = diff.loc[m_big, ["mean", "low", "high"]]
 glue_interval("attr_diff", (d_mean, d_lo, d_hi), tolerance=0.1, fmt="+.1%", suffixes=LO_HI)
 attr_wins = bool(d_hi < 0)
 attr_loses = bool(d_lo > 0)
-attr_verdict = (
-    "beats random correction: its interval lies below zero"
-    if attr_wins
-    else "does worse than random correction: its interval lies above zero"
-    if attr_loses
-    else "does not beat random correction: the interval includes zero"
-)
+attr_verdict = ("beats random correction: its interval lies below zero" if attr_wins else
+                "does worse than random correction: its interval lies above zero" if attr_loses else
+                "does not beat random correction: the interval includes zero")
 glue("attr_verdict", attr_verdict)
 reduction = attr_long[(attr_long["m"] == m_big)].groupby("method")["reduction"].apply(lambda s: mean_ci(s.to_numpy()))
 glue("attr_red_tracin", reduction["tracin"][0], tolerance=0.1, fmt="+.1%")
@@ -530,48 +431,25 @@ glue("attr_share_m", m_big / settings["attr_levels"], fmt=".0%")
 t0 = time.perf_counter()
 mlps = [v for v in ABLATIONS if ABLATIONS[v][0] == "mlp"]
 cnns = [v for v in ABLATIONS if ABLATIONS[v][0] != "mlp"]
-abl = pd.concat(
-    [
-        run_sweep(
-            ablation_cell,
-            expand_grid(variant=mlps, total_steps=[settings["ablation_steps"]], n_episodes=[settings["episodes"]]),
-            seeds,
-            n_jobs=2,
-            progress=True,
-        ),
-        run_sweep(
-            ablation_cell,
-            expand_grid(variant=cnns, total_steps=[settings["ablation_steps"]], n_episodes=[settings["episodes"]]),
-            seeds[: settings["cnn_seeds"]],
-            n_jobs=2,
-            progress=True,
-        ),
-    ],
-    ignore_index=True,
-)
+abl = pd.concat([
+    run_sweep(ablation_cell, expand_grid(variant=mlps, total_steps=[settings["ablation_steps"]],
+                                         n_episodes=[settings["episodes"]]), seeds, n_jobs=2, progress=True),
+    run_sweep(ablation_cell, expand_grid(variant=cnns, total_steps=[settings["ablation_steps"]],
+                                         n_episodes=[settings["episodes"]]), seeds[: settings["cnn_seeds"]], n_jobs=2,
+              progress=True)], ignore_index=True)
 timings["inductive-bias ablation"] = time.perf_counter() - t0
 abl_summary = shares_summary(abl, "variant", list(OUTCOMES))
 abl_long = abl.melt(id_vars=["variant", "seed"], value_vars=list(OUTCOMES), var_name="outcome", value_name="share")
 fig, ax = plt.subplots(figsize=(13, 4.2))
-outcome_bars(
-    abl_summary,
-    "variant",
-    ax,
-    order=list(ABLATIONS),
-    hue_order=["capability failure", "aligned", "inner misalignment"],
-    per_seed=abl_long,
-)
-ax.set(
-    xlabel="",
-    title=f"coin-at-exit, {settings['ablation_steps']:,} steps: test outcomes by learner "
-    "(mean, 95% CI over seeds; dots are seeds)",
-)
+outcome_bars(abl_summary, "variant", ax, order=list(ABLATIONS),
+             hue_order=["capability failure", "aligned", "inner misalignment"], per_seed=abl_long)
+ax.set(xlabel="", title=f"coin-at-exit, {settings['ablation_steps']:,} steps: test outcomes by learner "
+                         "(mean, 95% CI over seeds; dots are seeds)")
 ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()
-abl_table = abl.groupby("variant").agg(
-    seeds=("seed", "nunique"), train_success=("train_H", "mean"), train_seconds=("seconds", "mean")
-)
+abl_table = abl.groupby("variant").agg(seeds=("seed", "nunique"), train_success=("train_H", "mean"),
+                                       train_seconds=("seconds", "mean"))
 abl_table.join(abl_summary.pivot(index="variant", columns="outcome", values="share")[list(OUTCOMES)]).round(3)
 
 # %% tags=["remove-cell"]
@@ -613,33 +491,21 @@ glue("cnn_slowdown", cnn_speed, tolerance=50.0, fmt=".0f")  # a wall-time ratio:
 # was the reward's fault.
 
 # %%
-verdict = pd.DataFrame(
-    [
-        {
-            "failure (chapter 1)": "coin-at-exit (Framing 1: inner)",
-            "correction": "coin moved away from the exit",
-            "budget on the grid": budget_text(alpha_budget, settings["alphas"]),
-            "training steps": settings["alpha_steps"],
-        },
-        {
-            "failure (chapter 1)": "checkpoint (Framing 1: outer)",
-            "correction": "episode paid by H instead of R",
-            "budget on the grid": budget_text(k_budget, settings["ks"]),
-            "training steps": settings["k_steps"],
-        },
-    ]
-)
+verdict = pd.DataFrame([
+    {"failure (chapter 1)": "coin-at-exit (Framing 1: inner)", "correction": "coin moved away from the exit",
+     "budget on the grid": budget_text(alpha_budget, settings["alphas"]), "training steps": settings["alpha_steps"]},
+    {"failure (chapter 1)": "checkpoint (Framing 1: outer)", "correction": "episode paid by H instead of R",
+     "budget on the grid": budget_text(k_budget, settings["ks"]), "training steps": settings["k_steps"]},
+])
 verdict["threshold"] = f"{threshold:.0%} of test episodes"
 inner_b, outer_b = alpha_budget["point"], k_budget["point"]
 separated_inner_larger = alpha_budget["optimistic"] > k_budget["conservative"]
 separated_outer_larger = k_budget["optimistic"] > alpha_budget["conservative"]
-comparison = (
-    "the inner failure needs the larger correction (the budgets' intervals do not overlap)"
-    if separated_inner_larger
-    else "the outer failure needs the larger correction (the budgets' intervals do not overlap)"
-    if separated_outer_larger
-    else "the two budgets cannot be told apart at this resolution (their intervals overlap)"
-)
+comparison = ("the inner failure needs the larger correction (the budgets' intervals do not overlap)"
+              if separated_inner_larger else
+              "the outer failure needs the larger correction (the budgets' intervals do not overlap)"
+              if separated_outer_larger else
+              "the two budgets cannot be told apart at this resolution (their intervals overlap)")
 verdict.style.hide(axis="index")
 
 # %% tags=["remove-cell"]
@@ -676,35 +542,21 @@ pd.Series(timings, name="seconds (this run)").round(1).to_frame()
 
 # %%
 claim(len(seeds) >= 10, "the published profile uses at least 10 seeds for every sweep but the CNN ablation")
-claim(
-    a.loc[(0.0, "coin: exit without coin"), "low"] > 0.5,
-    "without diversity most test episodes reach the exit without the coin (CI above 50%)",
-)
-claim(
-    a.loc[(a_max, "coin: exit without coin"), "share"] < a.loc[(0.0, "coin: exit without coin"), "share"],
-    "the largest alpha reduces exit-without-coin relative to alpha = 0",
-)
-claim(
-    cap.loc[cap_peak_alpha, "low"] > cap.loc[0.0, "high"],
-    "some alpha > 0 raises capability failure above its alpha = 0 interval (diversity turns misbehaviour into "
-    "incompetence at a fixed budget)",
-)
-claim(
-    kk.loc[(0.0, "outer misalignment"), "low"] > threshold,
-    "uncorrected checkpoint training yields outer misalignment above the threshold (CI)",
-)
-claim(
-    not np.isfinite(k_indiff) or k_budget["point"] < k_indiff,
-    "the measured outer budget k* is below the share a converged reward-maximiser would need",
-)
+claim(a.loc[(0.0, "coin: exit without coin"), "low"] > 0.5,
+      "without diversity most test episodes reach the exit without the coin (CI above 50%)")
+claim(a.loc[(a_max, "coin: exit without coin"), "share"] < a.loc[(0.0, "coin: exit without coin"), "share"],
+      "the largest alpha reduces exit-without-coin relative to alpha = 0")
+claim(cap.loc[cap_peak_alpha, "low"] > cap.loc[0.0, "high"],
+      "some alpha > 0 raises capability failure above its alpha = 0 interval (diversity turns misbehaviour into "
+      "incompetence at a fixed budget)")
+claim(kk.loc[(0.0, "outer misalignment"), "low"] > threshold,
+      "uncorrected checkpoint training yields outer misalignment above the threshold (CI)")
+claim(not np.isfinite(k_indiff) or k_budget["point"] < k_indiff,
+      "the measured outer budget k* is below the share a converged reward-maximiser would need")
 claim(np.isfinite(k_budget["conservative"]), "some k on the grid prevents the outer failure, even conservatively")
-claim(
-    attr_wins == (d_hi < 0) and len(paired) >= 10 * len(settings["attr_m"]),
-    "the attribution verdict is the one the paired interval over >= 10 seeds supports",
-)
+claim(attr_wins == (d_hi < 0) and len(paired) >= 10 * len(settings["attr_m"]),
+      "the attribution verdict is the one the paired interval over >= 10 seeds supports")
 claim(exit_by_variant.min() > 0.5, "every learner variant mostly reaches the exit without the coin")
-claim(
-    comparison.startswith("the inner") == bool(separated_inner_larger),
-    "the budget comparison printed is the one the intervals support",
-)
+claim(comparison.startswith("the inner") == bool(separated_inner_larger),
+      "the budget comparison printed is the one the intervals support")
 check_claims()

@@ -21,9 +21,8 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/misalign-book/misalign"], check=True
-    )
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/misalign-book/misalign"],
+                   check=True)
 
 # %% [markdown]
 # # Framing 2: goals inside the policy
@@ -84,15 +83,10 @@ from misalign.sweeps import run_sweep
 
 started = time.perf_counter()
 PROFILES = {
-    "full": Profile(
-        n_seeds=10, budget_scale=1.0, settings={"keys_steps": 5_000_000, "n_levels": 48, "n_episodes": 128}
-    ),
-    "smoke": Profile(
-        n_seeds=2,
-        enforce_claims=False,
-        budget_scale=0.05,
-        settings={"keys_steps": 200_000, "n_levels": 8, "n_episodes": 32},
-    ),
+    "full": Profile(n_seeds=10, budget_scale=1.0,
+                    settings={"keys_steps": 5_000_000, "n_levels": 48, "n_episodes": 128}),
+    "smoke": Profile(n_seeds=2, enforce_claims=False, budget_scale=0.05,
+                     settings={"keys_steps": 200_000, "n_levels": 8, "n_episodes": 32}),
 }
 ch = open_chapter(PROFILES, profile, seeds, device)
 seeds, settings = ch.seeds, ch.settings
@@ -134,32 +128,14 @@ cases = {c.scenario: c for c in FRAMING1_CASES}
 grid = []
 for name in ("coin-at-exit", "coin-diverse"):
     case = cases[name]
-    grid.append(
-        {
-            "scenario": name,
-            "total_steps": ch.profile.budget(case.total_steps),
-            "n_levels": settings["n_levels"],
-            "n_episodes": settings["n_episodes"],
-            **dict(case.overrides),
-        }
-    )
-grid.append(
-    {
-        "scenario": "keys-chests",
-        "total_steps": settings["keys_steps"],
-        "n_levels": settings["n_levels"],
-        "n_episodes": settings["n_episodes"],
-    }
-)
+    grid.append({"scenario": name, "total_steps": ch.profile.budget(case.total_steps),
+                 "n_levels": settings["n_levels"], "n_episodes": settings["n_episodes"], **dict(case.overrides)})
+grid.append({"scenario": "keys-chests", "total_steps": settings["keys_steps"], "n_levels": settings["n_levels"],
+             "n_episodes": settings["n_episodes"]})
 analysis = run_sweep(goal_analysis, grid, seeds, progress=True)
 # the coin scenarios' random twins are the same networks (same seed) on the same test states: keep one copy
-analysis = analysis[
-    ~(
-        (analysis["network"] == "random")
-        & (analysis["scenario"] == "coin-diverse")
-        & analysis["table"].isin(["probe", "value", "steer"])
-    )
-]
+analysis = analysis[~((analysis["network"] == "random") & (analysis["scenario"] == "coin-diverse")
+                      & analysis["table"].isin(["probe", "value", "steer"]))]
 verdicts = verdict_table(analysis)
 verdicts["policy"] = np.where(verdicts["network"] == "random", "random twin", verdicts["scenario"])
 validity = analysis[analysis["table"] == "validity"]
@@ -192,42 +168,24 @@ coin_policies = ["coin-at-exit", "coin-diverse", "random twin"]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 4.2))
 sns.barplot(data=coin, x="policy", y="score", hue="feature", order=coin_policies, errorbar=("ci", 95), ax=ax1)
 ax1.axhline(coin["shuffled"].mean(), color="grey", ls="--", lw=1)
-ax1.set(
-    ylim=(-0.3, 1),
-    xlabel="",
-    ylabel="held-out R² of the best layer's probe",
-    title="Represented? (mean, 95% CI over seeds; dashed: shuffled labels)",
-)
-corr_long = coin.melt(
-    id_vars=["policy", "feature", "seed"], value_vars=["r", "partial"], var_name="kind", value_name="correlation"
-)
+ax1.set(ylim=(-0.3, 1), xlabel="", ylabel="held-out R² of the best layer's probe",
+        title="Represented? (mean, 95% CI over seeds; dashed: shuffled labels)")
+corr_long = coin.melt(id_vars=["policy", "feature", "seed"], value_vars=["r", "partial"], var_name="kind",
+                      value_name="correlation")
 corr_long["what"] = corr_long["feature"] + ", " + corr_long["kind"]
-sns.barplot(
-    data=corr_long,
-    x="policy",
-    y="correlation",
-    hue="what",
-    order=coin_policies,
-    errorbar=("ci", 95),
-    ax=ax2,
-    hue_order=["near_coin, r", "near_coin, partial", "near_exit, r", "near_exit, partial"],
-    palette=["#f5be14", "#f9dc85", "#28aa50", "#9bd7ac"],
-)
+sns.barplot(data=corr_long, x="policy", y="correlation", hue="what", order=coin_policies, errorbar=("ci", 95), ax=ax2,
+            hue_order=["near_coin, r", "near_coin, partial", "near_exit, r", "near_exit, partial"],
+            palette=["#f5be14", "#f9dc85", "#28aa50", "#9bd7ac"])
 ax2.axhline(criteria.strong, color="black", ls=":", lw=1)
-ax2.set(
-    ylim=(-0.5, 1),
-    xlabel="",
-    ylabel="correlation with the value head",
-    title="Valued? raw and partial correlation (dotted: 'strong')",
-)
+ax2.set(ylim=(-0.5, 1), xlabel="", ylabel="correlation with the value head",
+        title="Valued? raw and partial correlation (dotted: 'strong')")
 ax2.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
 fig.tight_layout()
 plt.show()
 
 # %%
-corr_summary = pd.concat(
-    [summarize(coin, col, ["policy", "feature"]).assign(measure=col) for col in ("score", "r", "partial")]
-)
+corr_summary = pd.concat([summarize(coin, col, ["policy", "feature"]).assign(measure=col)
+                          for col in ("score", "r", "partial")])
 corr_summary.round(3)
 
 # %% [markdown]
@@ -237,13 +195,9 @@ corr_summary.round(3)
 
 # %%
 train_vif = verdict_table(analysis, split="train")
-vif_table = (
-    pd.concat([train_vif.assign(states="training levels"), verdicts.assign(states="test levels")])
-    .query("feature in @COIN_FEATURES and network == 'trained'")
-    .groupby(["states", "feature"])["vif"]
-    .median()
-    .unstack()
-)
+vif_table = (pd.concat([train_vif.assign(states="training levels"), verdicts.assign(states="test levels")])
+             .query("feature in @COIN_FEATURES and network == 'trained'")
+             .groupby(["states", "feature"])["vif"].median().unstack())
 vif_table
 
 # %% [markdown]
@@ -257,12 +211,8 @@ vif_table
 # seeds per verdict.
 
 # %%
-counts = (
-    verdicts.groupby(["policy", "feature"])["verdict"]
-    .value_counts()
-    .unstack(fill_value=0)
-    .reindex(columns=["final goal", "instrumental goal", "not a goal"], fill_value=0)
-)
+counts = (verdicts.groupby(["policy", "feature"])["verdict"].value_counts().unstack(fill_value=0)
+          .reindex(columns=["final goal", "instrumental goal", "not a goal"], fill_value=0))
 counts
 
 # %% [markdown]
@@ -271,15 +221,11 @@ counts
 
 # %%
 thresholds = [0.3, 0.4, 0.5, 0.6]
-sensitivity = pd.DataFrame(
-    {
-        f"strong = {t}": verdict_table(analysis, criteria=GoalCriteria(strong=t))
-        .assign(policy=lambda d: np.where(d["network"] == "random", "random twin", d["scenario"]))
-        .groupby(["policy", "feature"])["verdict"]
-        .agg(lambda s: int((s == "final goal").sum()))
-        for t in thresholds
-    }
-)
+sensitivity = pd.DataFrame({
+    f"strong = {t}": verdict_table(analysis, criteria=GoalCriteria(strong=t)).assign(
+        policy=lambda d: np.where(d["network"] == "random", "random twin", d["scenario"]))
+    .groupby(["policy", "feature"])["verdict"].agg(lambda s: int((s == "final goal").sum()))
+    for t in thresholds})
 sensitivity
 
 # %% [markdown]
@@ -288,42 +234,18 @@ sensitivity
 # %%
 keys = verdicts[verdicts["scenario"] == "keys-chests"].copy()
 fig, ax = plt.subplots(figsize=(11, 4))
-klong = keys[keys["network"] == "trained"].melt(
-    id_vars=["feature", "seed"], value_vars=["r", "partial"], var_name="kind", value_name="correlation"
-)
-sns.barplot(
-    data=klong,
-    x="feature",
-    y="correlation",
-    hue="kind",
-    order=list(KEY_FEATURES),
-    errorbar=("ci", 95),
-    ax=ax,
-    palette=["#c8781e", "#f0c090"],
-)
-sns.stripplot(
-    data=klong,
-    x="feature",
-    y="correlation",
-    hue="kind",
-    order=list(KEY_FEATURES),
-    dodge=True,
-    ax=ax,
-    palette=["#5a3000", "#7a5020"],
-    size=3,
-    legend=False,
-)
+klong = keys[keys["network"] == "trained"].melt(id_vars=["feature", "seed"], value_vars=["r", "partial"],
+                                                   var_name="kind", value_name="correlation")
+sns.barplot(data=klong, x="feature", y="correlation", hue="kind", order=list(KEY_FEATURES), errorbar=("ci", 95), ax=ax,
+            palette=["#c8781e", "#f0c090"])
+sns.stripplot(data=klong, x="feature", y="correlation", hue="kind", order=list(KEY_FEATURES), dodge=True, ax=ax,
+              palette=["#5a3000", "#7a5020"], size=3, legend=False)
 ax.axhline(criteria.strong, color="black", ls=":", lw=1)
-ax.set(
-    xlabel="feature (training-level states visited by the policy)",
-    ylabel="correlation with the value head",
-    title=f"Keys and chests, {len(seeds)} seeds: raw and partial correlation (mean, 95% CI; dots = seeds)",
-)
+ax.set(xlabel="feature (training-level states visited by the policy)", ylabel="correlation with the value head",
+       title=f"Keys and chests, {len(seeds)} seeds: raw and partial correlation (mean, 95% CI; dots = seeds)")
 fig.tight_layout()
 plt.show()
-key_summary = pd.concat(
-    [summarize(keys, col, ["network", "feature"]).assign(measure=col) for col in ("r", "partial", "vif")]
-)
+key_summary = pd.concat([summarize(keys, col, ["network", "feature"]).assign(measure=col) for col in ("r", "partial", "vif")])
 key_summary[key_summary["network"] == "trained"].round(3)
 
 # %% [markdown]
@@ -340,11 +262,8 @@ deval_summary = summarize(deval, "value_gain", ["network", "condition"])
 fig, ax = plt.subplots(figsize=(7, 3.6))
 sns.barplot(data=deval, x="condition", y="value_gain", hue="network", errorbar=("ci", 95), ax=ax)
 ax.axhline(0, color="black", lw=0.8)
-ax.set(
-    xlabel="",
-    ylabel="value with a key in hand − without",
-    title="Devaluation: what a key adds to the value estimate (95% CI over seeds)",
-)
+ax.set(xlabel="", ylabel="value with a key in hand − without",
+       title="Devaluation: what a key adds to the value estimate (95% CI over seeds)")
 fig.tight_layout()
 plt.show()
 deval_summary.round(3)
@@ -364,33 +283,14 @@ deval_summary.round(3)
 # %%
 steer = analysis[analysis["table"] == "steer"].copy()
 steer["policy"] = np.where(steer["network"] == "random", "random twin", steer["scenario"])
-conditions = [
-    "unsteered",
-    "steering vector",
-    "random vector",
-    "probe direction",
-    "probe direction ablated",
-    "random direction ablated",
-    "input edited",
-]
+conditions = ["unsteered", "steering vector", "random vector", "probe direction", "probe direction ablated",
+              "random direction ablated", "input edited"]
 coin_steer = steer[(steer["goal"] == "coin") & (steer["layer"] == "h1")]
 fig, ax = plt.subplots(figsize=(13, 4.2))
-sns.barplot(
-    data=coin_steer,
-    x="policy",
-    y="share",
-    hue="condition",
-    hue_order=conditions,
-    errorbar=("ci", 95),
-    ax=ax,
-    order=coin_policies,
-)
-ax.set(
-    ylim=(0, 1),
-    xlabel="",
-    ylabel="P(coin-ward move) at decision states",
-    title="Editing the first hidden layer of the coin policies (mean, 95% CI over seeds)",
-)
+sns.barplot(data=coin_steer, x="policy", y="share", hue="condition", hue_order=conditions, errorbar=("ci", 95), ax=ax,
+            order=coin_policies)
+ax.set(ylim=(0, 1), xlabel="", ylabel="P(coin-ward move) at decision states",
+       title="Editing the first hidden layer of the coin policies (mean, 95% CI over seeds)")
 ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
 fig.tight_layout()
 plt.show()
@@ -417,9 +317,7 @@ vec = steering_vector(net, here.obs[rows], gone.obs[rows], "h1")
 rand = np.random.default_rng(0).normal(size=vec.shape)
 rand *= np.linalg.norm(vec) / np.linalg.norm(rand)
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.3))
-for ax, (title, delta) in zip(
-    axes, (("unsteered", None), ("coin vector added", vec), ("random vector, same norm", rand)), strict=True
-):
+for ax, (title, delta) in zip(axes, (("unsteered", None), ("coin vector added", vec), ("random vector, same norm", rand)), strict=True):
     arrows = action_field(policy_probs(net, "h1" if delta is not None else None, delta), world, level)
     draw_level(bank, level, ax, arrows=arrows, title=title, legend=ax is axes[-1])
 fig.suptitle(f"coin-diverse policy, seed {seeds[0]}, test level {level}: the move it favours from each cell", y=1.02)
@@ -433,7 +331,6 @@ plt.show()
 
 # %%
 steer_summary[steer_summary["goal"] == "chest"].round(3)
-
 
 # %% tags=["remove-cell"]
 def pick(table: pd.DataFrame, **where) -> pd.Series:
@@ -472,10 +369,7 @@ glue("cae_coin_goal", len(seeds) - n_verdict[("coin-at-exit", "near_coin")].get(
 glue("div_coin_final", n_verdict[("coin-diverse", "near_coin")].get("final goal", 0))
 glue("div_exit_goal", len(seeds) - n_verdict[("coin-diverse", "near_exit")].get("not a goal", 0))
 glue("div_coin_final_04", int(sensitivity.loc[("coin-diverse", "near_coin"), "strong = 0.4"]))
-glue(
-    "div_coin_unrepresented",
-    int((~verdicts.query("scenario == 'coin-diverse' and feature == 'near_coin'")["represented"]).sum()),
-)
+glue("div_coin_unrepresented", int((~verdicts.query("scenario == 'coin-diverse' and feature == 'near_coin'")["represented"]).sum()))
 random_goals = int((verdicts.query("network == 'random'")["verdict"] != "not a goal").sum())
 glue("random_goals", random_goals)
 glue("random_cells", int((verdicts["network"] == "random").sum()))
@@ -484,16 +378,8 @@ glue("random_goals_novalid", int((classify_goals(rnd_rows, criteria) != "not a g
 strong_rnd = rnd_rows[rnd_rows["r"].abs() >= criteria.strong]
 random_strong_keys = bool(len(strong_rnd) == 0 or (strong_rnd["scenario"] == "keys-chests").all())
 glue("random_strong_where", "all of them" if random_strong_keys else "but not all of them")
-glue(
-    "steer_rnd_coin",
-    float(
-        steer_summary.set_index(["policy", "goal", "layer", "condition"]).loc[
-            ("random twin", "coin", "h1", "unsteered"), "mean"
-        ]
-    ),
-    tolerance=0.1,
-    fmt=".2f",
-)
+glue("steer_rnd_coin", float(steer_summary.set_index(["policy", "goal", "layer", "condition"])
+                             .loc[("random twin", "coin", "h1", "unsteered"), "mean"]), tolerance=0.1, fmt=".2f")
 random_strong = float((verdicts.query("network == 'random'")["r"].abs() >= criteria.strong).mean())
 glue("random_strong", random_strong, tolerance=0.15, fmt=".0%")
 ks = key_summary.set_index(["measure", "network", "feature"])
@@ -506,51 +392,20 @@ glue("kc_key_final", n_verdict[("keys-chests", "keys_held")].get("final goal", 0
 ds = deval_summary.set_index(["network", "condition"])
 MEAN_LOW_HIGH = ("_mean", "_low", "_high")  # these intervals are glued as x_mean, x_low, x_high
 for cond, ck in (("chests present", "present"), ("chests removed", "removed")):
-    glue_interval(
-        f"deval_{ck}",
-        ds.loc[("trained", cond), ["mean", "low", "high"]],
-        tolerance=0.1,
-        fmt=".2f",
-        suffixes=MEAN_LOW_HIGH,
-    )
+    glue_interval(f"deval_{ck}", ds.loc[("trained", cond), ["mean", "low", "high"]], tolerance=0.1, fmt=".2f",
+                  suffixes=MEAN_LOW_HIGH)
 ss = steer_summary.set_index(["policy", "goal", "layer", "condition"])
 for pol, key in (("coin-at-exit", "cae"), ("coin-diverse", "div")):
-    for cond, ck in (
-        ("unsteered", "before"),
-        ("steering vector", "vector"),
-        ("random vector", "random"),
-        ("input edited", "input"),
-        ("probe direction", "probe"),
-        ("probe direction ablated", "ablated"),
-    ):
-        glue_interval(
-            f"steer_{key}_{ck}",
-            ss.loc[(pol, "coin", "h1", cond), ["mean", "low", "high"]],
-            tolerance=0.1,
-            fmt=".2f",
-            suffixes=MEAN_LOW_HIGH,
-        )
-for cond, ck in (
-    ("unsteered", "before"),
-    ("steering vector", "vector"),
-    ("random vector", "random"),
-    ("input edited", "input"),
-):
-    glue_interval(
-        f"steer_kc_{ck}",
-        ss.loc[("keys-chests", "chest", "h1", cond), ["mean", "low", "high"]],
-        tolerance=0.1,
-        fmt=".2f",
-        suffixes=MEAN_LOW_HIGH,
-    )
-div_moved = (
-    ss.loc[("coin-diverse", "coin", "h1", "unsteered"), "mean"]
-    - ss.loc[("coin-diverse", "coin", "h1", "steering vector"), "mean"]
-)
-div_input = (
-    ss.loc[("coin-diverse", "coin", "h1", "unsteered"), "mean"]
-    - ss.loc[("coin-diverse", "coin", "h1", "input edited"), "mean"]
-)
+    for cond, ck in (("unsteered", "before"), ("steering vector", "vector"), ("random vector", "random"),
+                     ("input edited", "input"), ("probe direction", "probe"), ("probe direction ablated", "ablated")):
+        glue_interval(f"steer_{key}_{ck}", ss.loc[(pol, "coin", "h1", cond), ["mean", "low", "high"]], tolerance=0.1,
+                      fmt=".2f", suffixes=MEAN_LOW_HIGH)
+for cond, ck in (("unsteered", "before"), ("steering vector", "vector"), ("random vector", "random"),
+                 ("input edited", "input")):
+    glue_interval(f"steer_kc_{ck}", ss.loc[("keys-chests", "chest", "h1", cond), ["mean", "low", "high"]],
+                  tolerance=0.1, fmt=".2f", suffixes=MEAN_LOW_HIGH)
+div_moved = (ss.loc[("coin-diverse", "coin", "h1", "unsteered"), "mean"] - ss.loc[("coin-diverse", "coin", "h1", "steering vector"), "mean"])
+div_input = (ss.loc[("coin-diverse", "coin", "h1", "unsteered"), "mean"] - ss.loc[("coin-diverse", "coin", "h1", "input edited"), "mean"])
 glue("div_vector_fraction", div_moved / div_input, tolerance=0.15, fmt=".0%")
 
 # %% [markdown]
@@ -670,62 +525,34 @@ print(f"chapter executed in {elapsed:.0f} s (profile {profile!r})")
 # %%
 v = verdict_table(analysis)
 claim(len(seeds) >= 10, "the published profile uses at least 10 seeds")
-claim(
-    rnd_valid["high"].max() < criteria.estimates < vs["low"].min(),
-    "trained value heads track returns (CI above the threshold); random twins' do not (CI below)",
-)
-claim(
-    cs.loc[("partial", "coin-at-exit", "near_exit"), "low"]
-    > criteria.strong
-    > cs.loc[("r", "coin-at-exit", "near_coin"), "high"],
-    "coin-at-exit: the exit keeps a strong partial correlation with value; the coin has a weak raw one",
-)
-claim(
-    cs.loc[("partial", "coin-diverse", "near_coin"), "low"] > cs.loc[("r", "coin-diverse", "near_exit"), "high"],
-    "coin-diverse: the coin's partial correlation lies above the exit's raw correlation (disjoint CIs)",
-)
-claim(
-    n_verdict[("coin-at-exit", "near_exit")].get("final goal", 0) >= 0.8 * len(seeds),
-    "the exit is a final goal of the coin-at-exit policy in at least 80% of seeds",
-)
+claim(rnd_valid["high"].max() < criteria.estimates < vs["low"].min(),
+      "trained value heads track returns (CI above the threshold); random twins' do not (CI below)")
+claim(cs.loc[("partial", "coin-at-exit", "near_exit"), "low"] > criteria.strong
+      > cs.loc[("r", "coin-at-exit", "near_coin"), "high"],
+      "coin-at-exit: the exit keeps a strong partial correlation with value; the coin has a weak raw one")
+claim(cs.loc[("partial", "coin-diverse", "near_coin"), "low"] > cs.loc[("r", "coin-diverse", "near_exit"), "high"],
+      "coin-diverse: the coin's partial correlation lies above the exit's raw correlation (disjoint CIs)")
+claim(n_verdict[("coin-at-exit", "near_exit")].get("final goal", 0) >= 0.8 * len(seeds),
+      "the exit is a final goal of the coin-at-exit policy in at least 80% of seeds")
 div = verdicts[verdicts["scenario"] == "coin-diverse"].pivot(index="seed", columns="feature", values="r")
-claim(
-    bool((div["near_coin"] > div["near_exit"] + 0.2).all()),
-    "in every coin-diverse seed the coin's correlation with value exceeds the exit's by more than 0.2",
-)
-claim(
-    n_verdict[("coin-diverse", "near_exit")].get("not a goal", 0) == len(seeds),
-    "the exit is a goal of no coin-diverse network",
-)
-claim(
-    sensitivity.loc[("coin-diverse", "near_coin"), "strong = 0.4"] >= 0.8 * len(seeds),
-    "with 'strong' at 0.4, the coin is a final goal of at least 80% of coin-diverse networks",
-)
-claim(
-    cs.loc[("score", "coin-at-exit", "near_coin"), "high"] < cs.loc[("score", "coin-diverse", "near_coin"), "low"],
-    "the coin-at-exit network represents the coin's proximity less well than the coin-diverse one (disjoint CIs)",
-)
+claim(bool((div["near_coin"] > div["near_exit"] + 0.2).all()),
+      "in every coin-diverse seed the coin's correlation with value exceeds the exit's by more than 0.2")
+claim(n_verdict[("coin-diverse", "near_exit")].get("not a goal", 0) == len(seeds),
+      "the exit is a goal of no coin-diverse network")
+claim(sensitivity.loc[("coin-diverse", "near_coin"), "strong = 0.4"] >= 0.8 * len(seeds),
+      "with 'strong' at 0.4, the coin is a final goal of at least 80% of coin-diverse networks")
+claim(cs.loc[("score", "coin-at-exit", "near_coin"), "high"] < cs.loc[("score", "coin-diverse", "near_coin"), "low"],
+      "the coin-at-exit network represents the coin's proximity less well than the coin-diverse one (disjoint CIs)")
 claim(random_goals == 0, "no random twin has a goal")
 claim(random_strong_keys, "random twins' strong correlations all occur in keys-and-chests (as the text says)")
-claim(
-    ks.loc[("partial", "trained", "keys_held"), "low"] > 0,
-    "keys-chests: holding a key keeps a positive partial correlation with value (it is not washed out)",
-)
-claim(
-    ds.loc[("trained", "chests removed"), "low"] > 0,
-    "keys-chests: a key in hand raises the value estimate even with every chest removed",
-)
-claim(
-    ss.loc[("coin-diverse", "coin", "h1", "steering vector"), "high"]
-    < ss.loc[("coin-diverse", "coin", "h1", "random vector"), "low"],
-    "the coin vector lowers the coin-diverse policy's coin-ward probability below the random-vector control",
-)
-claim(
-    abs(
-        ss.loc[("coin-at-exit", "coin", "h1", "input edited"), "mean"]
-        - ss.loc[("coin-at-exit", "coin", "h1", "unsteered"), "mean"]
-    )
-    < 0.05,
-    "removing the coin does not change the coin-at-exit policy's moves at decision states",
-)
+claim(ks.loc[("partial", "trained", "keys_held"), "low"] > 0,
+      "keys-chests: holding a key keeps a positive partial correlation with value (it is not washed out)")
+claim(ds.loc[("trained", "chests removed"), "low"] > 0,
+      "keys-chests: a key in hand raises the value estimate even with every chest removed")
+claim(ss.loc[("coin-diverse", "coin", "h1", "steering vector"), "high"]
+      < ss.loc[("coin-diverse", "coin", "h1", "random vector"), "low"],
+      "the coin vector lowers the coin-diverse policy's coin-ward probability below the random-vector control")
+claim(abs(ss.loc[("coin-at-exit", "coin", "h1", "input edited"), "mean"]
+          - ss.loc[("coin-at-exit", "coin", "h1", "unsteered"), "mean"]) < 0.05,
+      "removing the coin does not change the coin-at-exit policy's moves at decision states")
 check_claims()

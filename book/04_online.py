@@ -21,9 +21,8 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/misalign-book/misalign"], check=True
-    )
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/misalign-book/misalign"],
+                   check=True)
 
 # %% [markdown]
 # # Framing 3: online misalignment
@@ -91,37 +90,15 @@ from misalign.sweeps import run_sweep
 started = time.perf_counter()
 CH1_STEPS = {c.scenario: c.total_steps for c in FRAMING1_CASES}  # chapter 1's policies are reused (cached)
 PROFILES = {
-    "full": Profile(
-        n_seeds=10,
-        settings={
-            "short_steps": 500_000,
-            "long_steps": CH1_STEPS["coin-at-exit"],
-            "outer_steps": CH1_STEPS["coin-diverse"],
-            "source_steps": SUPERVISOR_SOURCE_STEPS,
-            "robust_updates": 20,
-            "oversight_updates": 30,
-            "revive_updates": 15,
-            "stakes_updates": 30,
-            "outer_updates": 20,
-            "n_jobs": 2,
-        },
-    ),
-    "smoke": Profile(
-        n_seeds=2,
-        enforce_claims=False,
-        settings={
-            "short_steps": 40_000,
-            "long_steps": 80_000,
-            "outer_steps": 80_000,
-            "source_steps": 40_000,
-            "robust_updates": 3,
-            "oversight_updates": 5,
-            "revive_updates": 3,
-            "stakes_updates": 4,
-            "outer_updates": 3,
-            "n_jobs": 1,
-        },
-    ),
+    "full": Profile(n_seeds=10, settings={
+        "short_steps": 500_000, "long_steps": CH1_STEPS["coin-at-exit"],
+        "outer_steps": CH1_STEPS["coin-diverse"], "source_steps": SUPERVISOR_SOURCE_STEPS,
+        "robust_updates": 20, "oversight_updates": 30, "revive_updates": 15, "stakes_updates": 30,
+        "outer_updates": 20, "n_jobs": 2}),
+    "smoke": Profile(n_seeds=2, enforce_claims=False, settings={
+        "short_steps": 40_000, "long_steps": 80_000, "outer_steps": 80_000, "source_steps": 40_000,
+        "robust_updates": 3, "oversight_updates": 5, "revive_updates": 3, "stakes_updates": 4,
+        "outer_updates": 3, "n_jobs": 1}),
 }
 ch = open_chapter(PROFILES, profile, seeds, device)
 seeds, settings = ch.seeds, ch.settings
@@ -171,50 +148,30 @@ glue("stakes_updates", settings["stakes_updates"])
 
 # %%
 variants = [("long, 64 units", settings["long_steps"], 64)] + [
-    (f"short, {h} units", settings["short_steps"], h) for h in (32, 64, 128)
-]
+    (f"short, {h} units", settings["short_steps"], h) for h in (32, 64, 128)]
 tic = time.perf_counter()
-robust = run_sweep(
-    robustness_cell,
-    [{"total_steps": s, "hidden": h, "updates": settings["robust_updates"], "lr": LR} for _, s, h in variants],
-    seeds,
-    n_jobs=JOBS,
-    progress=True,
-)
+robust = run_sweep(robustness_cell, [{"total_steps": s, "hidden": h, "updates": settings["robust_updates"], "lr": LR}
+                                     for _, s, h in variants], seeds, n_jobs=JOBS, progress=True)
 timings["1. goal robustness"] = time.perf_counter() - tic
 names = {(s, h): n for n, s, h in variants}
 robust["policy"] = [names[(s, h)] for s, h in zip(robust["total_steps"], robust["hidden"], strict=True)]
-robust_seed = pd.DataFrame(
-    [{"policy": p, "seed": s, **deployment_summary(t)} for (p, s), t in robust.groupby(["policy", "seed"], sort=False)]
-)
+robust_seed = pd.DataFrame([{"policy": p, "seed": s, **deployment_summary(t)}
+                            for (p, s), t in robust.groupby(["policy", "seed"], sort=False)])
 robust_seed["n50"] = robust_seed["n50"].fillna(settings["robust_updates"])  # not halved within the run: censored
-robust_table = pd.concat(
-    [
-        summarize(robust_seed, col, ["policy"]).assign(measure=col)
-        for col in ("initial", "final", "H_initial", "H_final", "n50")
-    ]
-)
+robust_table = pd.concat([summarize(robust_seed, col, ["policy"]).assign(measure=col)
+                          for col in ("initial", "final", "H_initial", "H_final", "n50")])
 robust_table.pivot(index="policy", columns="measure", values="mean").round(2)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 4))
 order = [n for n, _, _ in variants]
 sns.lineplot(data=robust, x="update", y="misbehaviour", hue="policy", hue_order=order, errorbar=("ci", 95), ax=axes[0])
-axes[0].set(
-    xlabel="deployment updates",
-    ylabel="share of episodes: exit without the coin",
-    title="Misbehaviour under online correction (H = the coin)",
-    ylim=(0, 1),
-)
-sns.lineplot(
-    data=robust, x="update", y="H", hue="policy", hue_order=order, errorbar=("ci", 95), ax=axes[1], legend=False
-)
-axes[1].set(
-    xlabel="deployment updates",
-    ylabel="mean H per episode (coin taken)",
-    title="What people want, meanwhile",
-    ylim=(0, 1),
-)
+axes[0].set(xlabel="deployment updates", ylabel="share of episodes: exit without the coin",
+            title="Misbehaviour under online correction (H = the coin)", ylim=(0, 1))
+sns.lineplot(data=robust, x="update", y="H", hue="policy", hue_order=order, errorbar=("ci", 95), ax=axes[1],
+             legend=False)
+axes[1].set(xlabel="deployment updates", ylabel="mean H per episode (coin taken)",
+            title="What people want, meanwhile", ylim=(0, 1))
 fig.suptitle(f"coin-at-exit policies deployed with H as reward: mean and 95% CI over {len(seeds)} seeds", y=1.02)
 fig.tight_layout()
 plt.show()
@@ -223,20 +180,12 @@ plt.show()
 rs = robust_seed.set_index("policy")
 glue("long_steps", f"{settings['long_steps']:,}")
 glue("short_steps", f"{settings['short_steps']:,}")
-for key, name in (
-    ("long", "long, 64 units"),
-    ("s32", "short, 32 units"),
-    ("s64", "short, 64 units"),
-    ("s128", "short, 128 units"),
-):
+for key, name in (("long", "long, 64 units"), ("s32", "short, 32 units"), ("s64", "short, 64 units"),
+                  ("s128", "short, 128 units")):
     mine = robust_seed[robust_seed["policy"] == name]
     for col in ("initial", "final", "H_final", "n50"):
-        glue_interval(
-            f"r_{key}_{col}",
-            mean_ci(mine[col].fillna(settings["robust_updates"]), bounds=None),
-            tolerance=0.15 if col != "n50" else 2.0,
-            fmt=".2f" if col == "n50" else ".0%",
-        )
+        glue_interval(f"r_{key}_{col}", mean_ci(mine[col].fillna(settings["robust_updates"]), bounds=None),
+                      tolerance=0.15 if col != "n50" else 2.0, fmt=".2f" if col == "n50" else ".0%")
     glue(f"r_{key}_corrected", int(mine["corrected"].sum()))
 glue("r_episodes_per_update", robust["episodes"].mean(), tolerance=30.0, fmt=".0f")
 long_seed = robust_seed[robust_seed["policy"] == "long, 64 units"]
@@ -291,92 +240,44 @@ short_seed = robust_seed[robust_seed["policy"] == "short, 64 units"]
 
 # %%
 tic = time.perf_counter()
-oversight = run_sweep(
-    oversight_cell,
-    [
-        {
-            "view": v,
-            "updates": settings["oversight_updates"],
-            "revive_updates": settings["revive_updates"],
-            "lr": LR,
-            "source_steps": settings["source_steps"],
-        }
-        for v in OVERSIGHT_VIEWS
-    ],
-    seeds,
-    n_jobs=JOBS,
-    progress=True,
-)
+oversight = run_sweep(oversight_cell, [{"view": v, "updates": settings["oversight_updates"],
+                                        "revive_updates": settings["revive_updates"], "lr": LR,
+                                        "source_steps": settings["source_steps"]} for v in OVERSIGHT_VIEWS],
+                      seeds, n_jobs=JOBS, progress=True)
 timings["2-3. oversight and revival (incl. training the sources)"] = time.perf_counter() - tic
-over_seed = pd.DataFrame(
-    [{"view": v, "seed": s, **oversight_summary(t)} for (v, s), t in oversight.groupby(["view", "seed"], sort=False)]
-)
+over_seed = pd.DataFrame([{"view": v, "seed": s, **oversight_summary(t)}
+                          for (v, s), t in oversight.groupby(["view", "seed"], sort=False)])
 for col in ("n50", "n50_observed", "n50_unobserved"):  # not halved within the phase: censored at its length
     over_seed[col] = over_seed[col].fillna(settings["oversight_updates"])
 over_seed["revival"] = over_seed["revival"].fillna(settings["revive_updates"])
-over_table = pd.concat(
-    [
-        summarize(over_seed, col, ["view"]).assign(measure=col)
-        for col in (
-            "original",
-            "final_observed",
-            "final_unobserved",
-            "index",
-            "n50_observed",
-            "probe_observed_end",
-            "policy_observed_end",
-            "revival",
-        )
-    ]
-)
+over_table = pd.concat([summarize(over_seed, col, ["view"]).assign(measure=col)
+                        for col in ("original", "final_observed", "final_unobserved", "index", "n50_observed",
+                                    "probe_observed_end", "policy_observed_end", "revival")])
 over_table.pivot(index="view", columns="measure", values="mean").round(2)
 
 # %%
 pen = oversight[oversight["phase"] == "penalised"]
-long_pen = pen.melt(
-    id_vars=["view", "seed", "update"],
-    value_vars=["misbehaviour_observed", "misbehaviour_unobserved"],
-    var_name="overseer",
-    value_name="shortcut",
-).dropna()
-long_pen["overseer"] = long_pen["overseer"].map(
-    {"misbehaviour_observed": "present", "misbehaviour_unobserved": "absent"}
-)
-g = sns.relplot(
-    data=long_pen,
-    x="update",
-    y="shortcut",
-    hue="overseer",
-    col="view",
-    kind="line",
-    errorbar=("ci", 95),
-    height=3.4,
-    aspect=1.15,
-    col_order=list(OVERSIGHT_VIEWS),
-    palette={"present": "#1e6edc", "absent": "#fa8282"},
-)
+long_pen = pen.melt(id_vars=["view", "seed", "update"], value_vars=["misbehaviour_observed", "misbehaviour_unobserved"],
+                    var_name="overseer", value_name="shortcut").dropna()
+long_pen["overseer"] = long_pen["overseer"].map({"misbehaviour_observed": "present",
+                                                 "misbehaviour_unobserved": "absent"})
+g = sns.relplot(data=long_pen, x="update", y="shortcut", hue="overseer", col="view", kind="line",
+                errorbar=("ci", 95), height=3.4, aspect=1.15, col_order=list(OVERSIGHT_VIEWS),
+                palette={"present": "#1e6edc", "absent": "#fa8282"})
 g.set_axis_labels("deployment updates", "share of episodes taking the shortcut")
 g.set_titles("overseer bit {col_name}")
 g.set(ylim=(0, 1))
-g.figure.suptitle(
-    f"Shortcut with and without the overseer while penalised when watched (mean and 95% CI over {len(seeds)} seeds)",
-    y=1.04,
-)
+g.figure.suptitle(f"Shortcut with and without the overseer while penalised when watched "
+                  f"(mean and 95% CI over {len(seeds)} seeds)", y=1.04)
 plt.show()
 
 # %% tags=["remove-cell"]
 for view in OVERSIGHT_VIEWS:
     mine = over_seed[over_seed["view"] == view]
-    for col, tol, fmt in (
-        ("original", 0.1, ".0%"),
-        ("final_observed", 0.15, ".0%"),
-        ("final_unobserved", 0.15, ".0%"),
-        ("index", 0.15, ".2f"),
-        ("probe_observed_end", 0.15, ".0%"),
-        ("policy_observed_end", 0.15, ".0%"),
-        ("probe_unobserved_end", 0.15, ".0%"),
-        ("policy_unobserved_end", 0.15, ".0%"),
-    ):
+    for col, tol, fmt in (("original", 0.1, ".0%"), ("final_observed", 0.15, ".0%"), ("final_unobserved", 0.15, ".0%"),
+                          ("index", 0.15, ".2f"), ("probe_observed_end", 0.15, ".0%"),
+                          ("policy_observed_end", 0.15, ".0%"), ("probe_unobserved_end", 0.15, ".0%"),
+                          ("policy_unobserved_end", 0.15, ".0%")):
         glue_interval(f"o_{view}_{col}", mean_ci(mine[col]), tolerance=tol, fmt=fmt)
 glue("source_steps", f"{settings['source_steps']:,}")
 idx = over_seed.set_index("view")
@@ -420,35 +321,17 @@ idx = over_seed.set_index("view")
 
 # %%
 probed = pen.dropna(subset=["probe_observed"]).melt(
-    id_vars=["view", "seed", "update"],
-    value_vars=["probe_observed", "policy_observed"],
-    var_name="readout",
-    value_name="shortcut-ward",
-)
-probed["readout"] = probed["readout"].map(
-    {"probe_observed": "frozen probe on hidden layer", "policy_observed": "policy's own move"}
-)
-g = sns.relplot(
-    data=probed,
-    x="update",
-    y="shortcut-ward",
-    hue="readout",
-    col="view",
-    kind="line",
-    errorbar=("ci", 95),
-    height=3.3,
-    aspect=1.15,
-    col_order=list(OVERSIGHT_VIEWS),
-    marker="o",
-)
+    id_vars=["view", "seed", "update"], value_vars=["probe_observed", "policy_observed"],
+    var_name="readout", value_name="shortcut-ward")
+probed["readout"] = probed["readout"].map({"probe_observed": "frozen probe on hidden layer",
+                                           "policy_observed": "policy's own move"})
+g = sns.relplot(data=probed, x="update", y="shortcut-ward", hue="readout", col="view", kind="line",
+                errorbar=("ci", 95), height=3.3, aspect=1.15, col_order=list(OVERSIGHT_VIEWS), marker="o")
 g.set_axis_labels("deployment updates", "share of probe states: shortcut-ward")
 g.set_titles("overseer bit {col_name}")
 g.set(ylim=(0, 1.05))
-g.figure.suptitle(
-    "Probe states shown as watched: the original goal read from the hidden layer, and the policy's "
-    f"own move (mean and 95% CI over {len(seeds)} seeds)",
-    y=1.04,
-)
+g.figure.suptitle("Probe states shown as watched: the original goal read from the hidden layer, and the policy's "
+                  f"own move (mean and 95% CI over {len(seeds)} seeds)", y=1.04)
 plt.show()
 
 # %% [markdown]
@@ -476,23 +359,15 @@ plt.show()
 
 # %%
 restored = oversight[oversight["phase"] == "restored"]
-both = oversight.assign(
-    step=np.where(
-        oversight["phase"] == "penalised", oversight["update"], oversight["update"] + settings["oversight_updates"]
-    )
-)
+both = oversight.assign(step=np.where(oversight["phase"] == "penalised", oversight["update"],
+                                      oversight["update"] + settings["oversight_updates"]))
 fig, ax = plt.subplots(figsize=(9, 3.8))
-sns.lineplot(
-    data=both, x="step", y="misbehaviour", hue="view", hue_order=list(OVERSIGHT_VIEWS), errorbar=("ci", 95), ax=ax
-)
+sns.lineplot(data=both, x="step", y="misbehaviour", hue="view", hue_order=list(OVERSIGHT_VIEWS), errorbar=("ci", 95),
+             ax=ax)
 ax.axvline(settings["oversight_updates"], color="black", ls="--", lw=1)
 ax.text(settings["oversight_updates"] + 0.3, 0.92, "original reward restored", fontsize=9)
-ax.set(
-    xlabel="deployment updates",
-    ylabel="share of episodes taking the shortcut",
-    ylim=(0, 1),
-    title=f"Suppression, then revival (mean and 95% CI over {len(seeds)} seeds)",
-)
+ax.set(xlabel="deployment updates", ylabel="share of episodes taking the shortcut", ylim=(0, 1),
+       title=f"Suppression, then revival (mean and 95% CI over {len(seeds)} seeds)")
 fig.tight_layout()
 plt.show()
 
@@ -535,13 +410,10 @@ for view in OVERSIGHT_VIEWS:
 # update moves (learning rate).
 
 # %%
-stakes_grid = [
-    {"num_envs": n, "lr": LR, "updates": settings["stakes_updates"], "total_steps": settings["long_steps"]}
-    for n in (16, 64, 128)
-] + [
-    {"num_envs": 64, "lr": lr, "updates": settings["stakes_updates"], "total_steps": settings["long_steps"]}
-    for lr in (1e-3, 1e-2)
-]
+stakes_grid = ([{"num_envs": n, "lr": LR, "updates": settings["stakes_updates"], "total_steps": settings["long_steps"]}
+                for n in (16, 64, 128)]
+               + [{"num_envs": 64, "lr": lr, "updates": settings["stakes_updates"], "total_steps": settings["long_steps"]}
+                  for lr in (1e-3, 1e-2)])
 tic = time.perf_counter()
 stakes = run_sweep(stakes_cell, stakes_grid, seeds, n_jobs=JOBS, progress=True)
 timings["4. stakes"] = time.perf_counter() - tic
@@ -550,10 +422,7 @@ phase = []
 for (n, lr), group in stakes.groupby(["num_envs", "lr"]):
     p = catastrophe_probability(group["misbehaving_before"].to_numpy(), K)
     ep = group["episodes_per_update"].mean()
-    phase += [
-        {"num_envs": n, "lr": lr, "episodes per update": ep, "K": k, "P(catastrophe)": v}
-        for k, v in zip(K, p, strict=True)
-    ]
+    phase += [{"num_envs": n, "lr": lr, "episodes per update": ep, "K": k, "P(catastrophe)": v} for k, v in zip(K, p, strict=True)]
 phase = pd.DataFrame(phase)
 stakes.groupby(["num_envs", "lr"])[["n50", "episodes_per_update", "misbehaving_before"]].mean().round(1)
 
@@ -563,19 +432,15 @@ freq = phase[phase["lr"] == LR].copy()
 freq["feedback every"] = freq["episodes per update"].round().astype(int).astype(str) + " episodes"
 heat = freq.pivot_table(index="feedback every", columns="K", values="P(catastrophe)", sort=False)
 sns.heatmap(heat, ax=axes[0], cmap="rocket_r", vmin=0, vmax=1, cbar_kws={"label": "P(catastrophe)"})
-axes[0].set(xlabel="misbehaving episodes a catastrophe needs (K)", ylabel="", title=f"Update frequency (lr {LR:g})")
+axes[0].set(xlabel="misbehaving episodes a catastrophe needs (K)", ylabel="",
+            title=f"Update frequency (lr {LR:g})")
 rate = phase[phase["num_envs"] == 64].copy()
 rate["learning rate"] = rate["lr"].map(lambda x: f"{x:g}")
 heat2 = rate.pivot_table(index="learning rate", columns="K", values="P(catastrophe)")
 sns.heatmap(heat2, ax=axes[1], cmap="rocket_r", vmin=0, vmax=1, cbar_kws={"label": "P(catastrophe)"})
-axes[1].set(
-    xlabel="misbehaving episodes a catastrophe needs (K)", ylabel="", title="Learning rate (64 parallel episodes)"
-)
-fig.suptitle(
-    f"Where online correction prevents catastrophe: share of {len(seeds)} seeds that reach K misbehaving "
-    "episodes before misbehaviour halves",
-    y=1.03,
-)
+axes[1].set(xlabel="misbehaving episodes a catastrophe needs (K)", ylabel="", title="Learning rate (64 parallel episodes)")
+fig.suptitle(f"Where online correction prevents catastrophe: share of {len(seeds)} seeds that reach K misbehaving "
+             "episodes before misbehaviour halves", y=1.03)
 fig.tight_layout()
 plt.show()
 
@@ -627,57 +492,27 @@ glue("k_lrhi_n50", lr_hi["n50"].fillna(settings["stakes_updates"]).mean(), toler
 
 # %%
 tic = time.perf_counter()
-outer = run_sweep(
-    outer_cell,
-    [{"updates": settings["outer_updates"], "lr": LR, "total_steps": settings["outer_steps"]}],
-    seeds,
-    n_jobs=JOBS,
-    progress=True,
-)
+outer = run_sweep(outer_cell, [{"updates": settings["outer_updates"], "lr": LR, "total_steps": settings["outer_steps"]}],
+                  seeds, n_jobs=JOBS, progress=True)
 timings["5. online outer failure"] = time.perf_counter() - tic
-outer_seed = pd.DataFrame(
-    [
-        {
-            "seed": s,
-            "initial": t["misbehaviour"].iloc[0],
-            "H_initial": t["H"].iloc[0],
-            "final": t.dropna(subset=["misbehaviour"])["misbehaviour"].tail(5).mean(),
-            "H_final": t.dropna(subset=["H"])["H"].tail(5).mean(),
-            "n_half": rises_to(t, 0.5),
-        }
-        for s, t in outer.groupby("seed")
-    ]
-)
+outer_seed = pd.DataFrame([{"seed": s, "initial": t["misbehaviour"].iloc[0], "H_initial": t["H"].iloc[0],
+                            "final": t.dropna(subset=["misbehaviour"])["misbehaviour"].tail(5).mean(),
+                            "H_final": t.dropna(subset=["H"])["H"].tail(5).mean(),
+                            "n_half": rises_to(t, 0.5)} for s, t in outer.groupby("seed")])
 fig, ax = plt.subplots(figsize=(8, 3.6))
 shown = outer.rename(columns={"misbehaviour": "exit without coin (share)", "H": "H: coin taken (mean)"})
-sns.lineplot(
-    data=shown.melt(
-        id_vars=["seed", "update"], value_vars=["exit without coin (share)", "H: coin taken (mean)"], var_name="measure"
-    ),
-    x="update",
-    y="value",
-    hue="measure",
-    errorbar=("ci", 95),
-    ax=ax,
-)
-ax.set(
-    xlabel="deployment updates",
-    ylabel="share / mean per episode",
-    ylim=(0, 1),
-    title=f"coin-diverse policies, online reward = exit: mean and 95% CI over {len(seeds)} seeds",
-)
+sns.lineplot(data=shown.melt(id_vars=["seed", "update"], value_vars=["exit without coin (share)", "H: coin taken (mean)"],
+                         var_name="measure"),
+             x="update", y="value", hue="measure", errorbar=("ci", 95), ax=ax)
+ax.set(xlabel="deployment updates", ylabel="share / mean per episode", ylim=(0, 1),
+       title=f"coin-diverse policies, online reward = exit: mean and 95% CI over {len(seeds)} seeds")
 ax.legend(title="")
 fig.tight_layout()
 plt.show()
 
 # %% tags=["remove-cell"]
-for col, tol, fmt in (
-    ("initial", 0.1, ".0%"),
-    ("final", 0.15, ".0%"),
-    ("H_initial", 0.1, ".0%"),
-    ("H_final", 0.15, ".0%"),
-    ("n_half", 3.0, ".1f"),
-):
+for col, tol, fmt in (("initial", 0.1, ".0%"), ("final", 0.15, ".0%"), ("H_initial", 0.1, ".0%"),
+                      ("H_final", 0.15, ".0%"), ("n_half", 3.0, ".1f")):
     glue_interval(f"out_{col}", mean_ci(outer_seed[col].fillna(settings["outer_updates"])), tolerance=tol, fmt=fmt)
 glue("out_reached", int(outer_seed["n_half"].notna().sum()))
 
@@ -707,12 +542,8 @@ glue("out_reached", int(outer_seed["n_half"].notna().sum()))
 
 # %% tags=["remove-input"]
 n_new = len(seeds) * (3 + 1)  # three short coin-at-exit variants and the never-watched supervisor source
-n_upd = int(
-    len(robust)
-    + len(oversight.dropna(subset=["episodes"]))
-    + stakes["n50"].fillna(settings["stakes_updates"]).add(3).sum()
-    + len(outer)
-)
+n_upd = int(len(robust) + len(oversight.dropna(subset=["episodes"])) + stakes["n50"].fillna(
+    settings["stakes_updates"]).add(3).sum() + len(outer))
 glue("n_new_policies", n_new)
 glue("n_updates", n_upd, tolerance=500, fmt=",")
 elapsed = time.perf_counter() - started
@@ -730,51 +561,29 @@ pd.DataFrame({"seconds": timings}).round(0)
 
 # %%
 s32, s128 = (robust_seed[robust_seed["policy"] == f"short, {h} units"] for h in (32, 128))
-claim(
-    long_seed["initial"].mean() > 0.5,
-    "chapter-1 coin-at-exit policies start by exiting without the coin in most deployment episodes (mean)",
-)
-claim(
-    mean_ci(long_seed["final"])[0] < mean_ci(long_seed["initial"])[0],
-    "online correction with H lowers that misbehaviour",
-)
-claim(
-    mean_ci(long_seed["H_final"])[2] < 0.5,
-    "but H stays below 0.5 after the robustness run: the misbehaviour goes before the coin goal comes (CI)",
-)
-claim(
-    s128["corrected"].sum() > s32["corrected"].sum() + 3,
-    "128-unit policies halve their misbehaviour in more seeds than 32-unit ones",
-)
-claim(
-    mean_ci(s32["final"])[1] > mean_ci(s128["final"])[2],
-    "32-unit policies end with more misbehaviour than 128-unit ones (disjoint CIs)",
-)
+claim(long_seed["initial"].mean() > 0.5,
+      "chapter-1 coin-at-exit policies start by exiting without the coin in most deployment episodes (mean)")
+claim(mean_ci(long_seed["final"])[0] < mean_ci(long_seed["initial"])[0],
+      "online correction with H lowers that misbehaviour")
+claim(mean_ci(long_seed["H_final"])[2] < 0.5,
+      "but H stays below 0.5 after the robustness run: the misbehaviour goes before the coin goal comes (CI)")
+claim(s128["corrected"].sum() > s32["corrected"].sum() + 3,
+      "128-unit policies halve their misbehaviour in more seeds than 32-unit ones")
+claim(mean_ci(s32["final"])[1] > mean_ci(s128["final"])[2],
+      "32-unit policies end with more misbehaviour than 128-unit ones (disjoint CIs)")
 vis, hid = idx.loc["visible"], idx.loc["hidden"]
-claim(
-    mean_ci(vis["index"])[1] > 0,
-    "visible overseer: the policies learn to take the shortcut more when unwatched (index CI above 0)",
-)
-claim(
-    mean_ci(vis["index"])[1] > mean_ci(hid["index"])[2],
-    "the conditionalization index is higher with the bit visible than hidden (disjoint CIs)",
-)
-claim(
-    mean_ci(vis["final_observed"])[2] < mean_ci(vis["original"])[1],
-    "visible overseer: the watched shortcut falls below its original rate (disjoint CIs)",
-)
-claim(
-    mean_ci(hid["probe_observed_end"])[1] > mean_ci(hid["policy_observed_end"])[2],
-    "hidden overseer: the frozen probe still reads shortcut-ward moves more often than the policy makes them",
-)
+claim(mean_ci(vis["index"])[1] > 0,
+      "visible overseer: the policies learn to take the shortcut more when unwatched (index CI above 0)")
+claim(mean_ci(vis["index"])[1] > mean_ci(hid["index"])[2],
+      "the conditionalization index is higher with the bit visible than hidden (disjoint CIs)")
+claim(mean_ci(vis["final_observed"])[2] < mean_ci(vis["original"])[1],
+      "visible overseer: the watched shortcut falls below its original rate (disjoint CIs)")
+claim(mean_ci(hid["probe_observed_end"])[1] > mean_ci(hid["policy_observed_end"])[2],
+      "hidden overseer: the frozen probe still reads shortcut-ward moves more often than the policy makes them")
 claim(all(v[0] >= 0.7 for v in p1.values()), "at K = 1, catastrophe in at least 70% of seeds in every setting")
-claim(
-    mean_ci(fast["misbehaving_before"])[2] < mean_ci(slow["misbehaving_before"])[1],
-    "more frequent feedback means fewer misbehaving episodes before correction (disjoint CIs)",
-)
-claim(
-    mean_ci(outer_seed["final"])[1] > mean_ci(outer_seed["initial"])[2],
-    "online outer failure: the exit-paying online reward raises coinless exits (disjoint CIs)",
-)
+claim(mean_ci(fast["misbehaving_before"])[2] < mean_ci(slow["misbehaving_before"])[1],
+      "more frequent feedback means fewer misbehaving episodes before correction (disjoint CIs)")
+claim(mean_ci(outer_seed["final"])[1] > mean_ci(outer_seed["initial"])[2],
+      "online outer failure: the exit-paying online reward raises coinless exits (disjoint CIs)")
 claim(len(seeds) >= 10, "the published profile uses at least 10 seeds")
 check_claims()
