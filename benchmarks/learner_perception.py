@@ -9,6 +9,7 @@ trained network and a randomly initialised twin. A learner that ignores the coin
 perceiving it reveals a goal; one that cannot perceive it is blind, not misaligned.
 
     python benchmarks/learner_perception.py [--scenario coin-at-exit-v2] [--seeds 3] [--steps 4000000]
+        [--learners "mlp (full grid)" "mlp (egocentric, radius 8)" "cnn (full grid)"]
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=4_000_000)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--learners", nargs="+", default=list(LEARNERS), choices=list(LEARNERS))
     args = parser.parse_args()
-    grid = expand_grid(learner=list(LEARNERS), scenario=[args.scenario], total_steps=[args.steps])
+    grid = expand_grid(learner=args.learners, scenario=[args.scenario], total_steps=[args.steps])
     table = run_sweep(perception_cell, grid, args.seeds, n_jobs=args.jobs, progress=True)
     pd.set_option("display.width", 200)
     print(table.drop(columns=["scenario", "total_steps"]).round(3).to_string(index=False))
