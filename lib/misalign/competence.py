@@ -317,22 +317,6 @@ def classify_on_bank(
     return pd.concat([table, pd.DataFrame(rows, index=table.index)[list(COLUMNS)]], axis=1)
 
 
-def evaluate_policy_v2(
-    policy: Policy,
-    scenario: Scenario | str,
-    split: str = "test",
-    n_episodes: int = 256,
-    seed: int = 0,
-    *,
-    thresholds: Thresholds = Thresholds(),
-    level_seed: int = 0,
-) -> pd.DataFrame:
-    """Roll out any policy (observations -> actions) and classify every episode with version 2."""
-    scenario = as_scenario(scenario)
-    table = rollout(policy, scenario, split, n_episodes, seed, level_seed=level_seed)
-    return classify_v2(table, scenario, split, level_seed=level_seed, thresholds=thresholds)
-
-
 # ----------------------------------------------------------------------------- walkers that read the screen
 
 

@@ -211,11 +211,13 @@ def evaluate_policy(
     *,
     thresholds: Thresholds = Thresholds(),
     level_seed: int = 0,
+    classifier: Callable[..., pd.DataFrame] = classify,
 ) -> pd.DataFrame:
-    """Roll out any policy (a function from observations to actions) and classify every episode."""
+    """Roll out any policy (a function from observations to actions) and classify every episode
+    (``classifier``: :func:`classify`, or version 2, :func:`misalign.competence.classify_v2`)."""
     scenario = as_scenario(scenario)
     table = rollout(policy, scenario, split, n_episodes, seed, level_seed=level_seed)
-    return classify(table, scenario, split, level_seed=level_seed, thresholds=thresholds)
+    return classifier(table, scenario, split, level_seed=level_seed, thresholds=thresholds)
 
 
 def outcome_shares(classified: pd.DataFrame) -> dict[str, float]:
