@@ -134,11 +134,12 @@ grid.append({"scenario": "keys-chests", "total_steps": settings["keys_steps"], "
              "n_episodes": settings["n_episodes"]})
 analysis = run_sweep(goal_analysis, grid, seeds, progress=True)
 # the coin scenarios' random twins are the same networks (same seed) on the same test states: keep one copy
-analysis = analysis[~((analysis["network"] == "random") & (analysis["scenario"] == "coin-diverse")
-                      & analysis["table"].isin(["probe", "value", "steer"]))]
+for name in ("probe", "value", "steer"):
+    t = analysis[name]
+    analysis[name] = t[~((t["network"] == "random") & (t["scenario"] == "coin-diverse"))]
 verdicts = verdict_table(analysis)
 verdicts["policy"] = np.where(verdicts["network"] == "random", "random twin", verdicts["scenario"])
-validity = analysis[analysis["table"] == "validity"]
+validity = analysis["validity"]
 
 # %% [markdown]
 # ## Is the value head a value estimate at all?
@@ -257,7 +258,7 @@ key_summary[key_summary["network"] == "trained"].round(3)
 # collapse when there is nothing left to open.
 
 # %%
-deval = analysis[analysis["table"] == "devalue"].copy()
+deval = analysis["devalue"].copy()
 deval_summary = summarize(deval, "value_gain", ["network", "condition"])
 fig, ax = plt.subplots(figsize=(7, 3.6))
 sns.barplot(data=deval, x="condition", y="value_gain", hue="network", errorbar=("ci", 95), ax=ax)
@@ -281,7 +282,7 @@ deval_summary.round(3)
 # states (where no single move approaches both the coin and the exit).
 
 # %%
-steer = analysis[analysis["table"] == "steer"].copy()
+steer = analysis["steer"].copy()
 steer["policy"] = np.where(steer["network"] == "random", "random twin", steer["scenario"])
 conditions = ["unsteered", "steering vector", "random vector", "probe direction", "probe direction ablated",
               "random direction ablated", "input edited"]

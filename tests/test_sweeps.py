@@ -26,6 +26,30 @@ def test_grid_and_seeds_become_columns(tmp_path: Path) -> None:
     assert table["y"].tolist() == [1, 2, 4, 5, 9, 10]
 
 
+def two_tables(x: int, seed: int) -> dict[str, pd.DataFrame]:
+    tables = {"rows": pd.DataFrame({"k": range(x), "v": [seed] * x})}
+    if x > 1:  # a table some cells do not produce
+        tables["extra"] = pd.DataFrame({"w": [x * 10]})
+    return tables
+
+
+def test_cells_returning_named_tables_give_one_table_per_name(tmp_path: Path) -> None:
+    out = run_sweep(two_tables, expand_grid(x=[1, 2]), seeds=[0, 5], cache_dir=tmp_path, n_jobs=1)
+    assert set(out) == {"rows", "extra"}
+    rows, extra = out["rows"], out["extra"]
+    assert list(rows.columns) == ["x", "seed", "k", "v"]
+    assert rows[["x", "seed", "k"]].values.tolist() == [
+        [1, 0, 0],
+        [1, 5, 0],
+        [2, 0, 0],
+        [2, 0, 1],
+        [2, 5, 0],
+        [2, 5, 1],
+    ]
+    assert (rows["v"] == rows["seed"]).all()
+    assert extra[["x", "seed", "w"]].values.tolist() == [[2, 0, 20], [2, 5, 20]]
+
+
 def test_bad_seed_count_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"seeds must be an integer in \[0"):
         run_sweep(square, [{"x": 1}], seeds=-1, cache_dir=tmp_path)

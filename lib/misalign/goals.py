@@ -14,7 +14,7 @@ criteria that turn them into verdicts. States live in :mod:`misalign.states`, pr
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,16 +156,18 @@ def devaluation(net: ActorCritic, scenario: Scenario | str, n_levels: int = 48, 
 
 
 def verdict_table(
-    analysis: pd.DataFrame, split: str | None = None, criteria: GoalCriteria = GoalCriteria()
+    analysis: Mapping[str, pd.DataFrame], split: str | None = None, criteria: GoalCriteria = GoalCriteria()
 ) -> pd.DataFrame:
     """Per scenario, seed, network and feature: best probe score, correlations and the Framing-2 verdict.
+
+    ``analysis`` holds the ``probe``, ``value`` and ``validity`` tables of a goal analysis.
 
     A feature counts as represented when its best layer's held-out score beats the same
     probe on shuffled labels by ``criteria.represented``; the correlations are those on
     ``split`` (default: the split the probes were fitted on).
     """
-    keys = [c for c in ("scenario", "seed") if c in analysis.columns]
-    probes = analysis[analysis["table"] == "probe"].copy()
+    keys = [c for c in ("scenario", "seed") if c in analysis["probe"].columns]
+    probes = analysis["probe"].copy()
     probes["gain"] = probes["score"] - probes["shuffled"]
     best = (
         probes.sort_values("gain")
@@ -173,13 +175,13 @@ def verdict_table(
         .tail(1)[keys + ["network", "feature", "layer", "score", "shuffled", "gain", "split"]]
         .rename(columns={"layer": "best_layer"})
     )
-    values = analysis[analysis["table"] == "value"][keys + ["network", "feature", "split", "r", "partial", "vif"]]
+    values = analysis["value"][keys + ["network", "feature", "split", "r", "partial", "vif"]]
     if split is None:
         table = best.merge(values, on=keys + ["network", "feature", "split"])
     else:
         table = best.drop(columns="split").merge(values[values["split"] == split], on=keys + ["network", "feature"])
     table["represented"] = table["gain"] >= criteria.represented
-    validity = analysis[analysis["table"] == "validity"][keys + ["network", "validity"]]
+    validity = analysis["validity"][keys + ["network", "validity"]]
     table = table.merge(validity, on=keys + ["network"], how="left")
     table["verdict"] = classify_goals(table, criteria)
     table.loc[~(table["validity"] >= criteria.estimates), "verdict"] = "not a goal"

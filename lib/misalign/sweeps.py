@@ -52,12 +52,13 @@ def run_sweep(
     n_jobs: int = 2,
     progress: bool = False,
     use_cache: bool = True,
-) -> pd.DataFrame:
+) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """Run ``fn(**settings, seed=s)`` for every settings dict in ``grid`` and every seed.
 
-    ``fn`` must be importable (a module-level function) and return a dict of results or
-    a DataFrame. Returns one table: the settings and seed as columns, then the results
-    (a DataFrame result contributes all of its rows).
+    ``fn`` must be importable (a module-level function) and return a dict of results, a
+    DataFrame, or a dict of named DataFrames (several tables). Returns one table: the
+    settings and seed as columns, then the results (a DataFrame result contributes all of
+    its rows); for cells returning named tables, a dict of such tables, one per name.
     """
     if isinstance(seeds, int):
         check_int_range("seeds", seeds, 0, 10**6)
@@ -82,8 +83,24 @@ def run_sweep(
         out = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
         for i, res in zip(todo, tqdm(out, total=len(todo), disable=not progress, desc=fn.__name__), strict=True):
             results[i] = res
+    if results and all(_is_tables(r) for r in results):
+        names = list(dict.fromkeys(name for r in results for name in r))
+        return {
+            name: _stack([(g, s, r[name]) for (g, s), r in zip(cells, results, strict=True) if name in r])
+            for name in names
+        }
+    return _stack([(g, s, r) for (g, s), r in zip(cells, results, strict=True)])
+
+
+def _is_tables(result: Any) -> bool:
+    """A cell that returns several tables: a mapping of names to DataFrames."""
+    return isinstance(result, Mapping) and bool(result) and all(isinstance(v, pd.DataFrame) for v in result.values())
+
+
+def _stack(parts: Sequence[tuple[Mapping[str, Any], int, Any]]) -> pd.DataFrame:
+    """One table from cell results (a DataFrame, or a dict as one row), settings and seed first."""
     frames = []
-    for (g, s), res in zip(cells, results, strict=True):
+    for g, s, res in parts:
         table = res.copy() if isinstance(res, pd.DataFrame) else pd.DataFrame([res])
         for j, (k, v) in enumerate({**g, "seed": s}.items()):
             if k in table.columns:  # the function reported this setting itself

@@ -117,12 +117,13 @@ def goal_analysis(
     n_episodes: int = 128,
     epsilon: float = 0.2,
     **overrides,
-) -> pd.DataFrame:
+) -> dict[str, pd.DataFrame]:
     """One sweep cell of Framing 2: train (cached) a policy, then probe, correlate and steer it and a random twin.
 
-    Returns one long table; column ``table`` says which part a row belongs to:
-    ``probe`` (held-out probe scores), ``value`` (correlations with the value head, on the
-    scenario's test and training states) and ``steer`` (goal-ward share at decision states).
+    Returns named tables: ``probe`` (held-out probe scores), ``value`` (correlations with
+    the value head, on the scenario's test and training states), ``steer`` (goal-ward
+    share at decision states), ``validity`` (does the value head track returns) and, for
+    keys-chests, ``devalue`` (a key's worth with and without chests).
     Coin scenarios use the agent placed on every cell; keys-chests uses the states visited
     by the trained policy with ``epsilon`` random actions (to see keys in hand).
     """
@@ -130,7 +131,7 @@ def goal_analysis(
     net = train_cached(sc, seed, PPOConfig(total_steps=total_steps)).policy
     coin_world = Entity.COIN in sc.entities
     twin = random_network(net, 10_000 + seed)
-    frames = []
+    tables: dict[str, list[pd.DataFrame]] = {"probe": [], "value": [], "steer": [], "validity": [], "devalue": []}
     if coin_world:
         names, by_split = COIN_FEATURES, {s: cell_states(sc, s, n_levels) for s in ("test", "train")}
     else:
@@ -138,9 +139,9 @@ def goal_analysis(
         by_split = {s: policy_states(net, sc, s, n_episodes, seed=seed, epsilon=epsilon) for s in ("train", "test")}
     main = "test" if coin_world else "train"
     for network, model in (("trained", net), ("random", twin)):
-        frames.append(_probe_rows(model, by_split[main], names, network, seed).assign(table="probe", split=main))
+        tables["probe"].append(_probe_rows(model, by_split[main], names, network, seed).assign(split=main))
         for split, states in by_split.items():
-            frames.append(_value_rows(model, states, names, network, split).assign(table="value"))
+            tables["value"].append(_value_rows(model, states, names, network, split))
     steer = []
     if coin_world:
         coin_gone = cell_states(sc, "test", n_levels, without=Entity.COIN).obs
@@ -178,14 +179,12 @@ def goal_analysis(
                     (src.obs, src.table["keys_held"].to_numpy()),
                 )
             steer += [dict(r, network=network) for r in rows]
-    frames.append(pd.DataFrame(steer).assign(table="steer"))
+    tables["steer"].append(pd.DataFrame(steer))
     for network, model in (("trained", net), ("random", twin)):
         # on training levels: where the head was fitted; at test a misgeneralized value is *wrong*, not absent
         played = policy_states(model, sc, "train", n_episodes, seed=seed, epsilon=epsilon)
-        frames.append(
-            pd.DataFrame([{"network": network, "validity": value_validity(model, played), "table": "validity"}])
-        )
+        tables["validity"].append(pd.DataFrame([{"network": network, "validity": value_validity(model, played)}]))
     if Entity.KEY in sc.entities:
-        frames.append(devaluation(net, sc, n_levels).assign(network="trained", table="devalue"))
-        frames.append(devaluation(twin, sc, n_levels).assign(network="random", table="devalue"))
-    return pd.concat(frames, ignore_index=True)
+        tables["devalue"].append(devaluation(net, sc, n_levels).assign(network="trained"))
+        tables["devalue"].append(devaluation(twin, sc, n_levels).assign(network="random"))
+    return {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items() if parts}
