@@ -24,11 +24,34 @@ def config() -> dict:
     return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 
 
-def run_build_tool(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    """Run tools/build_book.py with this interpreter; capture its output as text."""
-    return subprocess.run(
-        [sys.executable, str(BUILD_TOOL), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+def book_time_limit(n_chapters: int, jobs: int, chapter_timeout: float, html_s: float = 900) -> float:
+    """The longest a build may take before the build tool itself gives up: its chapters run
+    ``jobs`` at a time, each under ``chapter_timeout`` (a chapter past it fails, named, in the
+    build's own report), then the site is built. A test waiting longer than this would only
+    hide a hung build; a test waiting less would cut off a slow machine's honest build."""
+    return -(-n_chapters // max(1, jobs)) * chapter_timeout + html_s
+
+
+def run_build_tool(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run tools/build_book.py with this interpreter; capture its output as text.
+
+    Past ``timeout`` the tool gets SIGTERM (it then ends every chapter process it started),
+    then SIGKILL; the test fails with whatever it had printed.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, str(BUILD_TOOL), *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        raise AssertionError(f"the build tool ran past {timeout:.0f} s:\n{err[-4000:]}\n{out[-4000:]}") from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def requirement_name(requirement: str) -> str:

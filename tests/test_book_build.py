@@ -19,7 +19,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import BOOK, ROOT, config, run_build_tool
+from build_book import DEFAULT_TIMEOUT_S
+from conftest import BOOK, ROOT, book_time_limit, config, run_build_tool
 from misalign.claims import compare_records
 
 pytestmark = pytest.mark.book
@@ -39,7 +40,9 @@ def book_build():
     """Build the book once: clean _build, published profile, strict Sphinx."""
     before = _digest(BOOK)
     shutil.rmtree(BUILD, ignore_errors=True)
-    proc = run_build_tool("--profile", "full", "--strict")
+    chapters, jobs = len(list(BOOK.glob("*.py"))), len(os.sched_getaffinity(0))
+    limit = book_time_limit(chapters, jobs, DEFAULT_TIMEOUT_S)
+    proc = run_build_tool("--profile", "full", "--strict", timeout=limit)
     return {"proc": proc, "book_before": before, "book_after": _digest(BOOK)}
 
 

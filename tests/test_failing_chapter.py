@@ -6,12 +6,16 @@ These execute tiny chapters only (no HTML), a few seconds each.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import run_build_tool
+from conftest import BUILD_TOOL, run_build_tool
 
 pytestmark = pytest.mark.book
 
@@ -93,3 +97,49 @@ def test_chapter_timeout(tmp_path: Path) -> None:
     proc = run_build_tool("--root", str(root), "--no-html", "--timeout", "8", timeout=120)
     assert proc.returncode != 0
     assert "book/01_slow.py: raised Timeout: exceeded 8 s" in proc.stderr
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie awaiting its parent counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_killed_build_leaves_no_chapter_or_worker_process(tmp_path: Path) -> None:
+    """SIGTERM to the build mid-chapter ends the chapter's kernel and the workers it started."""
+    pids = tmp_path / "pids.txt"
+    chapter = PARAMETERS + textwrap.dedent(f"""\
+        # %%
+        import os, subprocess, sys, time
+        worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        with open({str(pids)!r}, "w") as f:
+            f.write(f"{{os.getpid()}} {{worker.pid}}")
+        time.sleep(600)
+        """)
+    root = make_book(tmp_path / "b", {"01_long": chapter})
+    tool = subprocess.Popen(
+        [sys.executable, str(BUILD_TOOL), "--root", str(root), "--no-html"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (pids.is_file() and len(pids.read_text().split()) == 2):
+            assert time.monotonic() < deadline, "the chapter never started"
+            assert tool.poll() is None, "the build ended before the chapter ran"
+            time.sleep(0.5)
+        kernel, worker = map(int, pids.read_text().split())
+        assert _alive(kernel) and _alive(worker)
+        tool.send_signal(signal.SIGTERM)
+        assert tool.wait(timeout=60) != 0
+        deadline = time.monotonic() + 20
+        while (_alive(kernel) or _alive(worker)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(kernel), "the chapter's kernel outlived the build"
+        assert not _alive(worker), "a worker the chapter started outlived the build"
+    finally:
+        if tool.poll() is None:
+            tool.kill()

@@ -28,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -177,6 +178,48 @@ def chapter_env(record_dir: Path, chapter: Chapter) -> dict[str, str]:
     return env
 
 
+# Chapter processes now running: an interrupted or timed-out build ends every one of them, with
+# all their descendants (kernels, joblib workers), so nothing keeps training after the build.
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def kill_tree(pid: int) -> None:
+    """Kill process ``pid``, its process group and every descendant (SIGKILL; gone ones are skipped)."""
+    try:
+        import psutil  # a dependency of the dev tools; without it the process group is the fallback
+
+        try:
+            root = psutil.Process(pid)
+            family = [*root.children(recursive=True), root]
+        except psutil.NoSuchProcess:
+            family = []
+        for proc in family:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+    except ImportError:
+        pass
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_all_chapters() -> None:
+    """End every running chapter process tree (on a signal, or when the build itself fails)."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        kill_tree(proc.pid)
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    stop_all_chapters()
+    raise SystemExit(128 + signum)
+
+
 def run_chapter(chapter: Chapter, root: Path, build: Path, profile: str, timeout: float) -> dict[str, Any]:
     """Execute one chapter in a child process with a hard wall-clock limit."""
     dst = build / "executed" / f"{chapter.entry}.ipynb"
@@ -202,11 +245,16 @@ def run_chapter(chapter: Chapter, root: Path, build: Path, profile: str, timeout
             env=chapter_env(build / "records", chapter),
             start_new_session=True,  # so a timeout can kill it and its children
         )
+        with _RUNNING_LOCK:
+            _RUNNING.add(proc)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            kill_tree(proc.pid)
             proc.wait()
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(proc)
     wall = round(time.perf_counter() - start, 3)
     rel = chapter.source.relative_to(root).as_posix()
     if result_path.is_file():
@@ -318,8 +366,13 @@ def build(args: argparse.Namespace) -> int:
     print(f"Executing {len(chapters)} chapter(s), profile {args.profile!r}, {jobs} in parallel")
 
     start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(lambda c: run_chapter(c, root, out, args.profile, args.timeout), chapters))
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, _on_signal)
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(lambda c: run_chapter(c, root, out, args.profile, args.timeout), chapters))
+    finally:
+        stop_all_chapters()
     execute_wall = time.perf_counter() - start
     for r in results:
         print(f"  {'ok  ' if r['ok'] else 'FAIL'} {r['wall_s']:8.1f} s  {r['file']}")
