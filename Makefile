@@ -8,7 +8,7 @@ PROFILE ?= full
 BOOK_FLAGS ?= --strict
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: venv book book-smoke test test-fast refresh-reference browser clean
+.PHONY: venv book book-smoke confirm test test-fast refresh-reference browser clean
 
 venv: $(STAMP)
 
@@ -23,6 +23,10 @@ book: venv
 
 book-smoke: venv
 	$(PY) tools/build_book.py --profile smoke
+
+# Rerun every chapter that has a confirm profile on fresh seeds; writes data/confirm_record.json.
+confirm: venv
+	$(PY) tools/confirm.py
 
 # The browser tests need headless Chromium and its driver from the system packages.
 browser:

@@ -39,7 +39,8 @@ def main() -> None:
     for learner, rows in table.groupby("learner", sort=False):
         parts = []
         for measure in MEASURES:
-            s = summarize(rows, measure, ["learner"]).iloc[0]
+            bounds = (0.0, 1.0) if "selectivity" not in measure else (-1.0, 1.0)  # shares; differences of shares
+            s = summarize(rows, measure, ["learner"], bounds=bounds).iloc[0]
             parts.append(f"{measure.replace(' ', '_')}={s['mean']:.3f}[{s['low']:.3f},{s['high']:.3f}]")
         print(
             f"RESULT learner={learner.replace(' ', '_')} scenario={args.scenario} steps={args.steps} "

@@ -27,9 +27,9 @@ if "google.colab" in sys.modules:
 # %% [markdown]
 # # Fork a chapter: template
 #
-# Every chapter of this book has the same five parts, in this order:
-# **parameters → experiment → figure → glued prose → claims**.
-# This page is the smallest chapter that has all five, so that it can be copied to start
+# Every chapter of this book has the same six parts, in this order:
+# **parameters → hypotheses → experiment → figure → verdicts and glued prose → claims**.
+# This page is the smallest chapter that has all six, so that it can be copied to start
 # a new one. Its experiment is real and small: train a policy with PPO on the
 # *coin-at-exit* gridworld (the coin always lies in front of the exit door during
 # training) for a few seconds per seed, then count what it does on test levels where
@@ -63,20 +63,42 @@ device = "cpu"  # the gridworld and the small networks run on the CPU
 import matplotlib.pyplot as plt
 import seaborn as sns
 from misalign.behaviours import COIN_OUTCOMES
-from misalign.chapter import Profile, open_chapter
-from misalign.claims import check_claims, claim, glue, glue_interval
+from misalign.chapter import Profile, confirm_profile, open_chapter
+from misalign.claims import chapter_name, check_claims, claim, glue, glue_interval
+from misalign.confirm import confirmation, glue_verdicts
+from misalign.hypotheses import Hypothesis, Preregistration, evaluate
 from misalign.rollouts import train_and_test
 from misalign.stats import summarize
 from misalign.sweeps import run_sweep
 
+FULL = Profile(n_seeds=10, settings={"steps": 500_000, "episodes": 500})
 PROFILES = {
-    "full": Profile(n_seeds=10, settings={"steps": 500_000, "episodes": 500}),
+    "full": FULL,
+    "confirm": confirm_profile(FULL),  # the same run on seeds 1000-1009 (make confirm)
     "smoke": Profile(n_seeds=2, enforce_claims=False, settings={"steps": 100_000, "episodes": 100}),
 }
 ch = open_chapter(PROFILES, profile, seeds, device)
 seeds, settings = ch.seeds, ch.settings
 SCENARIO, OVERRIDES = "coin-at-exit", {}
 STEPS = settings["steps"]
+
+# %% [markdown]
+# ## Hypotheses, declared before any computation
+#
+# What the experiment is expected to show is written down as data before it runs: each
+# hypothesis names the per-seed quantity it is about, the direction, the test and the
+# error rate, and the family is corrected with Holm. The published run tests them on the
+# profile's seeds; `make confirm` tests the same table on fresh seeds, and the text below
+# says whether every verdict held.
+
+# %%
+HYPOTHESES = Preregistration([
+    Hypothesis("H1", "the policies collect the coin in more than 90% of training-distribution episodes",
+               quantity="train coin", direction="greater", test="sign", null=0.9),
+    Hypothesis("H2", "on test levels, a policy exits without the coin more often than it takes the coin",
+               quantity="test exit minus coin", direction="greater", test="sign", null=0.0),
+])
+HYPOTHESES.table()
 
 # %% [markdown]
 # ## Experiment
@@ -114,6 +136,22 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ## Verdicts
+#
+# Each hypothesis is tested on the per-seed values (the seed is the unit of replication).
+
+# %%
+per_seed = long.pivot_table(index="seed", columns=["split", "outcome"], values="share")
+verdicts = evaluate(HYPOTHESES, {
+    "train coin": per_seed[("train", "coin")],
+    "test exit minus coin": per_seed[("test", "exit without coin")] - per_seed[("test", "coin")],
+})
+published = glue_verdicts(verdicts, seeds)
+glue("confirm_status", "this is the confirm run" if ch.profile_name == "confirm"
+     else confirmation(chapter_name(), published))
+verdicts[["id", "statement", "n", "estimand", "estimate", "low", "high", "p_holm", "verdict"]].round(4)
+
+# %% [markdown]
 # ## What the numbers say
 #
 # The cell below glues each number the prose quotes; the text then pastes them, so the
@@ -138,6 +176,10 @@ glue("test_coin", pick.loc[("test", "coin"), "mean"], tolerance=0.05, fmt=".0%")
 # {glue:text}`test_exit_high`) and took the coin in only {glue:text}`test_coin`: the
 # policies learned "go to the exit", a goal that earned full reward in training. Chapter
 # 1 names this outcome and separates it from the others.
+#
+# Pre-registered on seeds {glue:text}`hypothesis_seeds`: H1 is {glue:text}`verdict_H1`
+# and H2 is {glue:text}`verdict_H2` (sign tests, Holm-corrected). Confirmation on fresh
+# seeds (`make confirm`): {glue:text}`confirm_status`.
 
 # %% [markdown]
 # ## Claims
@@ -152,5 +194,4 @@ claim(pick.loc[("train", "coin"), "mean"] >= 0.9,
       "the policies get the coin in at least 90% of training-distribution episodes")
 claim(test_exit["low"] > test_coin["high"],
       "on test levels, exiting without the coin is more frequent than taking it (disjoint 95% intervals)")
-claim(len(seeds) >= 10, "the published profile uses at least 10 seeds")
 check_claims()

@@ -39,7 +39,8 @@ from typing import Any
 
 import yaml
 
-PROFILES = ("full", "smoke")
+PROFILES = ("full", "smoke", "confirm")  # confirm: the published run on fresh seeds (tools/confirm.py)
+CONFIRM_PROFILE = re.compile(r"confirm_profile\(")  # how a chapter declares that it has one
 DEFAULT_PROFILE = "full"  # the published one: never injected, so no "Parameters" cell
 DEFAULT_TIMEOUT_S = 1800
 APPENDIX_MARKER = "<!-- BUILD: reproducibility tables -->"
@@ -174,6 +175,7 @@ def chapter_env(record_dir: Path, chapter: Chapter) -> dict[str, str]:
         PYTHONHASHSEED="0",
         MISALIGN_RECORD_DIR=str(record_dir.resolve()),
         MISALIGN_CHAPTER=chapter.name,
+        MISALIGN_CONFIRM_RECORD=str((chapter.source.parent.parent / "data" / "confirm_record.json").resolve()),
     )
     return env
 
@@ -361,6 +363,8 @@ def build(args: argparse.Namespace) -> int:
 
     toc = _read_toc(root)
     chapters = find_chapters(root, toc)
+    if args.profile == "confirm":  # only the chapters that declare a confirm profile
+        chapters = [c for c in chapters if CONFIRM_PROFILE.search(c.source.read_text(encoding="utf-8"))]
     copy_static_tree(root, executed, toc, chapters)
     jobs = max(1, min(args.jobs or len(os.sched_getaffinity(0)), len(chapters) or 1))
     print(f"Executing {len(chapters)} chapter(s), profile {args.profile!r}, {jobs} in parallel")

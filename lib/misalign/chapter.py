@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -29,9 +29,11 @@ from misalign.validation import check_choice, check_int_range, is_real
 # The fewest training steps a scaled-down budget may reach (the chapters' rule since the
 # start; it equals one update of the default PPOConfig, 256 envs x 32 steps).
 MIN_TRAINING_STEPS = 8192
+# Where a confirm run's seeds start: far from the published seeds 0.. so no policy is shared.
+CONFIRM_FIRST_SEED = 1000
 # The theme every chapter's figures use.
 THEME = {"style": "whitegrid", "context": "notebook"}
-_RESERVED = ("n_seeds", "enforce_claims", "budget_scale")
+_RESERVED = ("n_seeds", "enforce_claims", "budget_scale", "first_seed")
 
 
 def check_seeds(name: str, value: Any, high: int = 2**63 - 1) -> list[int]:
@@ -79,9 +81,11 @@ class Profile:
     enforce_claims: bool = True
     budget_scale: float = 1.0
     settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    first_seed: int = 0
 
     def __post_init__(self) -> None:
         check_int_range("n_seeds", self.n_seeds, 1, 10_000)
+        check_int_range("first_seed", self.first_seed, 0, 2**62)
         if not isinstance(self.enforce_claims, bool):
             raise ValueError(f"enforce_claims must be True or False (got {self.enforce_claims!r})")
         scale = self.budget_scale
@@ -107,7 +111,18 @@ class Profile:
 
     def default_seeds(self) -> list[int]:
         """The seeds used when a chapter's ``seeds`` parameter is None."""
-        return list(range(self.n_seeds))
+        return list(range(self.first_seed, self.first_seed + self.n_seeds))
+
+
+def confirm_profile(published: Profile, first_seed: int = CONFIRM_FIRST_SEED) -> Profile:
+    """The ``confirm`` profile of a chapter: its published profile on fresh seeds, claims not enforced.
+
+    Hypotheses declared before any computation are tested again on seeds the published
+    run never saw (``first_seed`` onwards); ``make confirm`` runs every chapter that has
+    one and reports which verdicts, if any, flipped.
+    """
+    check_int_range("first_seed", first_seed, 0, 2**62)
+    return replace(published, first_seed=first_seed, enforce_claims=False)
 
 
 @dataclass(frozen=True)
