@@ -105,7 +105,7 @@ def main() -> None:
     parts = dict(SPENT)
     parts["advantages (GAE)"] = gae_seconds(cfg, max(1, cfg.total_steps // (cfg.num_envs * cfg.num_steps)))
     parts["rest: losses, softmax, buffers, loop"] = wall - sum(parts.values())
-    print(f"{"part":<38} {'seconds':>8} {'share':>7}")
+    print(f"{'part':<38} {'seconds':>8} {'share':>7}")
     for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
         print(f"{name:<38} {seconds:8.2f} {seconds / wall:7.1%}")
     rate = result.steps / wall
