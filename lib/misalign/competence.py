@@ -47,7 +47,7 @@ from scipy.stats import binomtest
 from misalign.grid import distances, moves, neighbours
 from misalign.gridworld import GridWorld, level_bank
 from misalign.levels import LevelBank
-from misalign.outcomes import OUTCOMES, Thresholds, outcome_of
+from misalign.outcomes import OUTCOMES, Thresholds, entity_goals, outcome_of
 from misalign.registry import GOALS, KINDS, Channel, Entity
 from misalign.rollouts import Policy, rollout
 from misalign.scenarios import Judge, Scenario, as_scenario
@@ -114,17 +114,6 @@ def room_corners(walls: np.ndarray, doors: Sequence[int] = ()) -> dict[str, int]
     }
 
 
-def entity_goals(bank: LevelBank, level: int) -> dict[str, tuple[int, ...]]:
-    """Entity candidates of one level, name -> cells (copies of many-entity kinds numbered, as in version 1)."""
-    present = bank.entity_cells(level)
-    out: dict[str, tuple[int, ...]] = {}
-    for e in GOALS:
-        if e in present:
-            names = [str(e)] if not KINDS[e].many else [f"{e}{i + 1}" for i in range(len(present[e]))]
-            out.update({n: (c,) for n, c in zip(names, present[e], strict=True)})
-    return out
-
-
 def location_goals(bank: LevelBank, level: int, spots: Locations | None = None) -> dict[str, tuple[int, ...]]:
     """Location candidates of one level, name -> cells: the training spots, then the corners.
 
@@ -178,13 +167,6 @@ def _policy(walls_bytes: bytes, size: int, cells: tuple[int, ...], beta: float, 
 
 
 # ----------------------------------------------------------------------------- scoring and classifying
-
-
-def _bank_of(table: pd.DataFrame, scenario: Scenario, split: str, level_seed: int) -> LevelBank:
-    """The bank a rollout table's levels index (rollouts grow the bank past its default size)."""
-    default = len(level_bank(scenario, split, None, level_seed))
-    needed = int(table["level"].max()) + 1
-    return level_bank(scenario, split, None if needed <= default else needed, level_seed)
 
 
 def goal_scores_v2(
@@ -279,7 +261,7 @@ def classify_v2(
     """
     scenario = as_scenario(scenario)
     spots = training_spots(scenario, level_seed=level_seed) if locations is None else dict(locations)
-    bank = _bank_of(table, scenario, split, level_seed)
+    bank = level_bank(scenario, split, None, level_seed, at_least=int(table["level"].max()) + 1)
     judge = scenario.judge if judge is None else judge
     return classify_on_bank(table, bank, judge, spots, thresholds, ambiguity)
 
@@ -509,7 +491,7 @@ def counterfactual(
     for goal in goals:
         check_choice("goal", goal, movable)
     spots = training_spots(scenario, level_seed=level_seed) if locations is None else dict(locations)
-    bank = _bank_of(table, scenario, split, level_seed)
+    bank = level_bank(scenario, split, None, level_seed, at_least=int(table["level"].max()) + 1)
     levels = table["level"].to_numpy()
     sub = bank.select(levels)
     rng = np.random.default_rng(seed)

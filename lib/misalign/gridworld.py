@@ -37,12 +37,18 @@ def _bank(scenario: Scenario, split: str, n_levels: int, seed: int) -> LevelBank
     return generate_bank(scenario.split(split), n_levels, seed * 7919 + _SPLIT_SALT[split])
 
 
-def level_bank(scenario: Scenario | str, split: str, n_levels: int | None = None, seed: int = 0) -> LevelBank:
-    """The (cached) bank of levels for one split; train and test banks never share a seed."""
+def level_bank(
+    scenario: Scenario | str, split: str, n_levels: int | None = None, seed: int = 0, *, at_least: int = 0
+) -> LevelBank:
+    """The (cached) bank of levels for one split; train and test banks never share a seed.
+
+    ``at_least`` grows the bank past its size to hold that many levels (a rollout over more
+    episodes than the default bank has levels); its first levels stay the same.
+    """
     scenario = as_scenario(scenario)
     check_choice("split", split, SPLITS)
     n_levels = DEFAULT_BANK[split] if n_levels is None else n_levels
-    return _bank(scenario, split, n_levels, seed)
+    return _bank(scenario, split, max(n_levels, at_least), seed)
 
 
 @dataclass

@@ -85,14 +85,14 @@ def boltzmann_policy(walls: np.ndarray, goal: int, beta: float) -> np.ndarray:
     return p
 
 
-def _goals(bank: LevelBank, level: int) -> dict[str, int]:
-    """Candidate goals of a level: each single entity by name, then every copy of a
-    many-entity kind numbered (``key1``, ``key2``...)."""
+def entity_goals(bank: LevelBank, level: int) -> dict[str, tuple[int]]:
+    """Entity candidate goals of a level, name -> (cell,): each single entity by name, then
+    every copy of a many-entity kind numbered (``key1``, ``key2``...)."""
     present = bank.entity_cells(level)
-    out = {str(e): present[e][0] for e in GOALS if not KINDS[e].many and e in present}
+    out = {str(e): (present[e][0],) for e in GOALS if not KINDS[e].many and e in present}
     for e in GOALS:
         if KINDS[e].many and e in present:
-            out.update({f"{e}{i + 1}": cell for i, cell in enumerate(present[e])})
+            out.update({f"{e}{i + 1}": (cell,) for i, cell in enumerate(present[e])})
     return out
 
 
@@ -105,7 +105,7 @@ def goal_scores(
     rows = []
     cells = np.asarray(trajectory[:-1], dtype=np.int64)
     acts = np.asarray(actions, dtype=np.int64)
-    for name, cell in _goals(bank, level).items():
+    for name, (cell,) in entity_goals(bank, level).items():
         policy = _cached_policy(walls.tobytes(), bank.size, cell, thresholds.beta)
         visits = np.flatnonzero(np.asarray(trajectory[1:]) == cell)
         reached = visits.size > 0
@@ -189,13 +189,7 @@ def classify(
 ) -> pd.DataFrame:
     """Add outcome columns to a rollout table (one row per episode)."""
     scenario = as_scenario(scenario)
-    n_levels = max(int(table["level"].max()) + 1, len(level_bank(scenario, split, None, level_seed)))
-    bank = level_bank(
-        scenario,
-        split,
-        None if n_levels <= len(level_bank(scenario, split, None, level_seed)) else n_levels,
-        level_seed,
-    )
+    bank = level_bank(scenario, split, None, level_seed, at_least=int(table["level"].max()) + 1)
     extra = pd.DataFrame(
         [classify_episode(row, bank, scenario, thresholds, judge) for _, row in table.iterrows()], index=table.index
     )
@@ -259,7 +253,7 @@ def scripted_goal_policy(
     tables = []
     for i in range(n_episodes):
         lv = i % len(bank)
-        cells = _goals(bank, lv)
+        cells = {name: cell for name, (cell,) in entity_goals(bank, lv).items()}
         target = cells.get(goal, cells.get(f"{goal}1"))
         walls = bank.walls[lv].reshape(size, size)
         tables.append(boltzmann_policy(walls, target, beta) if target is not None else np.full((size * size, 4), 0.25))

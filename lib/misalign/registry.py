@@ -84,11 +84,6 @@ WALL_COLOUR = "#3c3c46"
 FLOOR_COLOUR = "#f3f1ea"
 
 
-def event_index(entity: Entity | str) -> int:
-    """Column of ``entity``'s event in an events array."""
-    return EVENTS.index(Entity(entity))
-
-
 def rgb(colour: str) -> tuple[int, int, int]:
     """``"#rrggbb"`` as an (r, g, b) tuple of ints."""
     return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]

@@ -52,11 +52,7 @@ def rollout(
     scenario = as_scenario(scenario)
     check_int_range("n_episodes", n_episodes, 1, 10_000_000)
     if env is None:
-        bank = (
-            level_bank(scenario, split, max(n_episodes, 1), level_seed)
-            if n_episodes > len(level_bank(scenario, split, None, level_seed))
-            else level_bank(scenario, split, None, level_seed)
-        )
+        bank = level_bank(scenario, split, None, level_seed, at_least=n_episodes)
         env = GridWorld(scenario, split, n_episodes, seed=seed, bank=bank, autoreset=False)
     act = as_policy(policy, seed, greedy)
     obs = env.reset(levels=np.arange(env.num_envs) % len(env.bank))

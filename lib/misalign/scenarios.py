@@ -39,10 +39,6 @@ def _vector(self: Any) -> np.ndarray:
     return np.array([getattr(self, e) for e in EVENTS], dtype=np.float32)
 
 
-def _as_dict(self: Any) -> dict[str, float]:
-    return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
 def _check_weights(self: Any) -> None:
     for f in fields(self):
         check_number(f"weight {f.name}", getattr(self, f.name))
@@ -54,7 +50,6 @@ Weights = make_dataclass(
     frozen=True,
     namespace={
         "vector": _vector,
-        "as_dict": _as_dict,
         "__post_init__": _check_weights,
         "__doc__": "Weight of each per-step event, and of every step, in a score (reward R or preference H).",
     },

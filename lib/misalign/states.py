@@ -164,7 +164,7 @@ def cell_states(
     if without is not None:
         check_choice("without", without, WITHOUT)
     check_int_range("keys_held", keys_held, 0, 8)
-    bank = level_bank(sc, split, max(n_levels, len(level_bank(sc, split, None, level_seed))), level_seed)
+    bank = level_bank(sc, split, None, level_seed, at_least=n_levels)
     world = GridWorld(sc, split, 1, bank=bank, autoreset=False)
     dist = _Distances(bank)
     out: dict = {"obs": [], "rows": [], "toward": {}}
@@ -207,7 +207,7 @@ def policy_states(
     sc = as_scenario(scenario)
     check_int_range("n_episodes", n_episodes, 1, 100_000)
     check_probability("epsilon", epsilon)
-    bank = level_bank(sc, split, max(n_episodes, len(level_bank(sc, split, None, level_seed))), level_seed)
+    bank = level_bank(sc, split, None, level_seed, at_least=n_episodes)
     world = GridWorld(sc, split, n_episodes, seed=seed, bank=bank, autoreset=False)
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
