@@ -127,3 +127,19 @@ def test_dask_backend_gives_the_same_table(tmp_path: Path) -> None:
         remote = run_sweep(square, expand_grid(x=[1, 2]), seeds=2, cache_dir=tmp_path, n_jobs=2)
     pd.testing.assert_frame_equal(local, remote)
     assert len(list(tmp_path.rglob("*.pkl"))) == 4
+
+
+def test_a_cell_defined_in_a_notebook_is_cached_too(tmp_path: Path) -> None:
+    """A reader's own cell function has no source file (it lives in a notebook's __main__)."""
+    import types
+
+    notebook = types.ModuleType("reader_notebook")  # no __file__, like a notebook's __main__
+    exec("def cube(x, seed):\n    return {'y': x ** 3 + seed}\n", notebook.__dict__)
+    sys.modules["reader_notebook"] = notebook
+    try:
+        first = run_sweep(notebook.cube, [{"x": 2}], seeds=[1], cache_dir=tmp_path, n_jobs=1)
+        again = run_sweep(notebook.cube, [{"x": 2}], seeds=[1], cache_dir=tmp_path, n_jobs=1)
+    finally:
+        del sys.modules["reader_notebook"]
+    assert first["y"].tolist() == again["y"].tolist() == [9]
+    assert len(list(tmp_path.rglob("*.pkl"))) == 1

@@ -56,11 +56,16 @@ def _source(rel: str) -> Path:
 def module_closure(module: str) -> tuple[str, ...]:
     """The package's modules that ``module`` depends on: ``"misalign.ppo"`` itself and what it
     imports, directly or not; for a module outside the package (a test's or a reader's own
-    cell function), the package modules it imports and theirs."""
+    cell function), the package modules it imports and theirs; for a function defined in a
+    notebook (no source file), every module of the package."""
+    source = getattr(sys.modules.get(module), "__file__", None)
     if module.startswith("misalign."):
         todo = [module.removeprefix("misalign.").replace(".", "/")]
+    elif source is None:  # defined in a notebook or a REPL: no source to read, so every module counts
+        todo = sorted(p.relative_to(PACKAGE).with_suffix("").as_posix() for p in PACKAGE.rglob("*.py"))
+        todo = [t.removesuffix("/__init__") for t in todo]
     else:
-        todo = sorted(_imports(Path(sys.modules[module].__file__)))
+        todo = sorted(_imports(Path(source)))
     seen = {"__init__"}
     while todo:
         rel = todo.pop()
