@@ -98,7 +98,7 @@ HYPOTHESES = Preregistration([
     Hypothesis("H2", "on test levels, a policy exits without the coin more often than it takes the coin",
                quantity="test exit minus coin", direction="greater", test="sign", null=0.0),
 ])
-HYPOTHESES.table()
+HYPOTHESES.table().style.hide(axis="index")  # a Styler: statements are shown whole, not cut at 50 characters
 
 # %% [markdown]
 # ## Experiment
@@ -149,7 +149,8 @@ verdicts = evaluate(HYPOTHESES, {
 published = glue_verdicts(verdicts, seeds)
 glue("confirm_status", "this is the confirm run" if ch.profile_name == "confirm"
      else confirmation(chapter_name(), published))
-verdicts[["id", "statement", "n", "estimand", "estimate", "low", "high", "p_holm", "verdict"]].round(4)
+shown = ["id", "statement", "n", "estimand", "estimate", "low", "high", "p_holm", "verdict"]
+verdicts[shown].style.hide(axis="index").format(precision=4)
 
 # %% [markdown]
 # ## What the numbers say
