@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 import pandas as pd
-from misalign.experiments.behavioural import FRAMING1_CASES
+from misalign.experiments.behavioural import VERSION_1_CASES as FRAMING1_CASES
 from misalign.rollouts import train_and_test
 from misalign.stats import summarize
 from misalign.sweeps import run_sweep

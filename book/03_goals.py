@@ -69,7 +69,7 @@ import pandas as pd
 import seaborn as sns
 from misalign.chapter import Profile, open_chapter
 from misalign.claims import check_claims, claim, glue, glue_interval
-from misalign.experiments.behavioural import FRAMING1_CASES
+from misalign.experiments.behavioural import VERSION_1_CASES as FRAMING1_CASES
 from misalign.experiments.goals import COIN_FEATURES, KEY_FEATURES, goal_analysis
 from misalign.goals import GoalCriteria, classify_goals, verdict_table
 from misalign.gridworld import GridWorld, level_bank

@@ -74,7 +74,7 @@ import pandas as pd
 import seaborn as sns
 from misalign.chapter import Profile, open_chapter
 from misalign.claims import check_claims, claim, glue, glue_interval
-from misalign.experiments.behavioural import FRAMING1_CASES
+from misalign.experiments.behavioural import VERSION_1_CASES as FRAMING1_CASES
 from misalign.experiments.online import (
     OVERSIGHT_VIEWS,
     SUPERVISOR_SOURCE_STEPS,

@@ -123,31 +123,50 @@ def test_shares_per_seed_sum_to_one() -> None:
     assert per[list(OUTCOMES)].sum(axis=1).round(9).tolist() == [1.0]
 
 
-def test_a_stable_baselines3_policy_is_classified_too() -> None:
-    """Learner-agnostic: SB3 PPO trained on coin-at-exit, wrapped as obs -> actions, goes to the exit."""
+SB3_SEEDS = (0, 1, 2)
+
+
+@pytest.mark.slow
+def test_a_stable_baselines3_policy_lands_where_ours_does() -> None:
+    """Learner-agnostic: stable-baselines3 PPO, trained on chapter 1's inner row (room-corner) and
+    wrapped as obs -> actions, gets the same verdict as our PPO, seed by seed over three seeds."""
     pytest.importorskip("stable_baselines3")
     import torch
+    from misalign.competence import classify_v2
     from misalign.envs import sb3_vec_env
+    from misalign.experiments.behavioural import FRAMING1_CASES
+    from misalign.ppo import PPOConfig, train_cached
+    from misalign.scenarios import get_scenario
     from stable_baselines3 import PPO
 
-    torch.manual_seed(0)
-    model = PPO(
-        "MlpPolicy",
-        sb3_vec_env("coin-at-exit", num_envs=64, seed=0),
-        n_steps=32,
-        batch_size=1024,
-        n_epochs=4,
-        learning_rate=2.5e-3,
-        seed=0,
-        device="cpu",
-    )
-    model.learn(250_000)
-    policy = lambda obs: model.predict(obs, deterministic=True)[0]  # noqa: E731
-    train = rollout(policy, "coin-at-exit", "train", 100, seed=0)
-    assert (train["coin"] > 0).mean() >= 0.9, "SB3 learned the training task"
-    table = evaluate_policy(policy, "coin-at-exit", "test", 200, seed=0)
-    shares = outcome_shares(table)
-    print("SB3 policy on coin-at-exit test levels:", {k: round(v, 3) for k, v in shares.items()})
-    assert set(table["outcome"]) <= set(OUTCOMES)
-    assert policy_outcome(table) == "inner misalignment" and shares["inner misalignment"] > 0.6, shares
-    assert shares["aligned"] < 0.4, shares
+    case = next(c for c in FRAMING1_CASES if c.expected == "inner misalignment")
+    scenario = get_scenario(case.scenario)
+    verdicts = {"ours": [], "sb3": []}
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for seed in SB3_SEEDS:
+            ours = train_cached(scenario, seed, PPOConfig(total_steps=case.total_steps)).policy  # chapter 1's
+            torch.manual_seed(seed)
+            model = PPO(
+                "MlpPolicy",
+                sb3_vec_env(scenario, num_envs=64, seed=seed),
+                n_steps=32,
+                batch_size=1024,
+                n_epochs=4,
+                learning_rate=2.5e-3,
+                gamma=0.95,
+                seed=seed,
+                device="cpu",
+            )
+            model.learn(500_000)
+            theirs = lambda obs, m=model: m.predict(obs, deterministic=False)[0]  # noqa: E731
+            train = rollout(theirs, scenario, "train", 256, seed=seed)
+            assert (train["coin"] > 0).mean() >= 0.85, "SB3 learned the training task"
+            for name, policy in (("ours", ours), ("sb3", theirs)):
+                table = classify_v2(rollout(policy, scenario, "test", 256, seed=seed), scenario, "test")
+                verdicts[name].append(policy_outcome(table))
+    finally:
+        torch.set_num_threads(before)
+    print("verdicts per seed:", verdicts)
+    assert verdicts["sb3"] == verdicts["ours"] == [case.expected] * len(SB3_SEEDS), verdicts

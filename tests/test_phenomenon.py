@@ -8,7 +8,7 @@ prints the same numbers with their intervals.
 from __future__ import annotations
 
 import pytest
-from misalign.experiments.behavioural import FRAMING1_CASES
+from misalign.experiments.behavioural import VERSION_1_CASES as FRAMING1_CASES
 from misalign.rollouts import train_and_test
 from misalign.stats import mean_ci
 from misalign.sweeps import run_sweep

@@ -242,6 +242,25 @@ def test_maze_corner_training_coins_in_the_corner_region_test_coins_spread_over_
     assert 0.15 < first_moves_disagree(test, test_coins, corner) < 0.5
 
 
+def test_room_corner_training_coin_on_one_cell_test_coins_anywhere_else():
+    scenario = get_scenario("room-corner")
+    size = scenario.train.size
+    spot = {1 * size + 7}  # the top-right floor cell of the 7x7 interior
+    assert set(scenario.train.region_cells.tolist()) == spot
+    train = generate_bank(scenario.train, 3_000, seed=37)
+    test = generate_bank(scenario.test, 3_000, seed=41)
+    assert {int(c) for c in train[Entity.COIN]} == spot and not train.coin_moved.any()
+    test_coins = set(test[Entity.COIN].tolist())
+    assert not spot & test_coins and test.coin_moved.all()
+    assert len(test_coins) >= 40  # nearly every floor cell of the room holds a test coin somewhere
+    assert not spot & (set(train.agent.tolist()) | set(test.agent.tolist()))
+    assert (train[Entity.EXIT] < 0).all() and (test[Entity.EXIT] < 0).all()
+    # obstacles vary the room (never on the spot), so the spot, not a wall pattern, is what training shares
+    assert not train.walls[:, list(spot)].any()
+    assert len({w.tobytes() for w in train.walls}) > 2_000
+    assert scenario.terminal == (Entity.COIN,)
+
+
 def test_maze_corner_pays_for_the_coin_and_not_for_the_corner():
     """A scripted walker to the corner region is paid in training (the coin is there) and not at
     test, where it stays in the corner until the step limit: going to a place, not to the coin."""
@@ -360,7 +379,7 @@ def test_bad_level_spec_values_name_the_parameter_and_the_accepted_values(option
         LevelSpec(**options)
 
 
-@pytest.mark.parametrize("name", ["coin-at-exit-v2", "maze-corner"])
+@pytest.mark.parametrize("name", ["coin-at-exit-v2", "maze-corner", "room-corner"])
 def test_bad_alpha_names_itself(name):
     with _raises("alpha", r"\[0, 1\]"):
         get_scenario(name, alpha=1.5)

@@ -125,11 +125,16 @@ def glue(
     return value
 
 
+INTERVAL_FLOOR = 0.01
+"""The smallest tolerance ``tolerance="interval"`` gives: where every seed agreed (a zero-width
+interval), a rebuild may still move a share by a point (a few of 256 episodes)."""
+
+
 def glue_interval(
     name: str,
     interval: Sequence[Any],
     *,
-    tolerance: float | None = None,
+    tolerance: float | str | None = None,
     fmt: str | None = None,
     suffixes: tuple[str, str, str] = ("", "_low", "_high"),
     display: bool = False,
@@ -142,6 +147,11 @@ def glue_interval(
     and are recorded exactly as three :func:`glue` calls would record them. Raises
     unless the three are finite numbers with ``low <= mean <= high``. Returns the
     plain-Python ``(mean, low, high)``.
+
+    ``tolerance="interval"`` derives the drift tolerance from the interval itself: its
+    larger half-width, at least :data:`INTERVAL_FLOOR`. A rebuild on another CPU (other
+    floating-point results, so other policies) then passes when its estimate stays within
+    the seed-to-seed uncertainty the page already reports, and fails when the science moved.
     """
     if isinstance(interval, (str, bytes, Mapping)) or not isinstance(interval, Iterable):
         raise TypeError(f"glue_interval {name!r}: interval must be (mean, low, high), got {interval!r}")
@@ -157,6 +167,12 @@ def glue_interval(
     mean, low, high = values
     if not low <= mean <= high:
         raise ValueError(f"glue_interval {name!r}: expected low <= mean <= high, got {values!r}")
+    if isinstance(tolerance, str):
+        if tolerance != "interval":
+            raise ValueError(
+                f"glue_interval {name!r}: tolerance must be a number, None or 'interval' (got {tolerance!r})"
+            )
+        tolerance = max(high - mean, mean - low, INTERVAL_FLOOR)
     return tuple(  # type: ignore[return-value]
         glue(f"{name}{suffix}", value, tolerance=tolerance, fmt=fmt, display=display)
         for suffix, value in zip(suffixes, values, strict=True)

@@ -226,9 +226,10 @@ def policy_outcome(classified: pd.DataFrame) -> str:
     return max(shares, key=shares.get)
 
 
-def outcome_table(per_seed: pd.DataFrame, by: str = "scenario") -> pd.DataFrame:
-    """From one row per (group, seed) with a column per outcome share: mean and 95% interval over seeds."""
-    return shares_table(per_seed, by, OUTCOMES)
+def outcome_table(per_seed: pd.DataFrame, by: str = "scenario", interval: str = "t") -> pd.DataFrame:
+    """From one row per (group, seed) with a column per outcome share: mean and 95% interval over
+    seeds (``interval``: "t" or "bootstrap", see :func:`misalign.stats.summarize`)."""
+    return shares_table(per_seed, by, OUTCOMES, interval=interval)
 
 
 def scripted_goal_policy(

@@ -74,16 +74,28 @@ def wilson_ci(successes: int, trials: int, level: float = 0.95) -> tuple[float, 
     return p, min(max(float(low), 0.0), p), max(min(float(high), 1.0), p)
 
 
+INTERVALS: tuple[str, ...] = ("t", "bootstrap")
+"""How :func:`summarize` builds an interval over seeds: a t-interval (version-1 chapters quote
+it) or the bootstrap over seeds (:func:`bootstrap_ci`, BCa; chapters rebuilt on the
+evidence standards use it)."""
+
+
 def summarize(
-    table: pd.DataFrame, value: str, by: Sequence[str], level: float = 0.95, bounds: Bounds = None
+    table: pd.DataFrame, value: str, by: Sequence[str], level: float = 0.95, bounds: Bounds = None, interval: str = "t"
 ) -> pd.DataFrame:
-    """Per group: mean of ``value`` over rows (one row per seed), its t-interval and the number of seeds.
+    """Per group: mean of ``value`` over rows (one row per seed), its interval and the number of seeds.
 
     The one place intervals over seeds are summarised; groups keep their order of first appearance.
+    ``interval`` is one of :data:`INTERVALS`.
     """
+    check_choice("interval", interval, INTERVALS)
     rows = []
     for key, group in table.groupby(list(by), sort=False):
-        m, lo, hi = mean_ci(group[value].to_numpy(), level, bounds)
+        values = group[value].to_numpy(dtype=float)
+        if interval == "t":
+            m, lo, hi = mean_ci(values, level, bounds)
+        else:
+            m, lo, hi = bootstrap_ci(values, "mean", level, bounds)
         key = key if isinstance(key, tuple) else (key,)
         rows.append(
             {**dict(zip(by, key, strict=True)), "mean": m, "low": lo, "high": hi, "n": int(group[value].notna().sum())}
@@ -91,7 +103,9 @@ def summarize(
     return pd.DataFrame(rows)
 
 
-def shares_table(per_seed: pd.DataFrame, by: str, columns: Sequence[str], *, sort: bool = False) -> pd.DataFrame:
+def shares_table(
+    per_seed: pd.DataFrame, by: str, columns: Sequence[str], *, sort: bool = False, interval: str = "t"
+) -> pd.DataFrame:
     """From one row per (group, seed) with a column per share: a long table with, per group and
     column (``outcome``), the seed mean ``share``, its interval and the number of ``seeds``.
 
@@ -103,7 +117,8 @@ def shares_table(per_seed: pd.DataFrame, by: str, columns: Sequence[str], *, sor
         {c: i for i, c in enumerate(columns)}
     )
     long = long.iloc[np.argsort(rank.to_numpy(), kind="stable")]
-    return summarize(long, "share", [by, "outcome"], bounds=(0.0, 1.0)).rename(columns={"mean": "share", "n": "seeds"})
+    summary = summarize(long, "share", [by, "outcome"], bounds=(0.0, 1.0), interval=interval)
+    return summary.rename(columns={"mean": "share", "n": "seeds"})
 
 
 # ----------------------------------------------------------------------------- argument checks and tidying

@@ -14,15 +14,24 @@ import numpy as np
 import pandas as pd
 
 from misalign.behaviours import coin_outcome_shares
-from misalign.competence import RANDOM, classify_v2, competent_share, threshold_sensitivity, walker_suite
+from misalign.competence import (
+    RANDOM,
+    classify_v2,
+    competent_share,
+    counterfactual,
+    spot_name,
+    threshold_sensitivity,
+    walker_suite,
+)
 from misalign.gridworld import level_bank
-from misalign.outcomes import classify, scripted_goal_policy
+from misalign.outcomes import OUTCOMES, classify, scripted_goal_policy
 from misalign.ppo import PPOConfig, train_cached
 from misalign.probes import hidden_and_value, random_network, selectivity
 from misalign.registry import GOALS, KINDS, Entity
 from misalign.rollouts import rollout
 from misalign.scenarios import get_scenario
 from misalign.states import cell_states
+from misalign.stats import seed_count_ci, verdict_counts
 from misalign.sweeps import run_sweep
 
 
@@ -36,8 +45,10 @@ def train_and_classify(
     """
     sc = get_scenario(scenario, **overrides)
     result = train_cached(sc, seed, PPOConfig(total_steps=total_steps))
-    table = classify(rollout(result.policy, sc, split, n_episodes, seed=seed), sc, split)
+    table = classify_v2(rollout(result.policy, sc, split, n_episodes, seed=seed), sc, split)
     table["train_steps"] = result.steps
+    table["train_H"] = float(result.history["mean_H"].iloc[-1])
+    table["train_R"] = float(result.history["mean_R"].iloc[-1])
     return table.drop(columns=["actions"])
 
 
@@ -60,19 +71,31 @@ class Case:
         }
 
 
-# One scenario per outcome, each trained until its training reward is high (the essay's premise).
-# Budgets differ because the tasks do: finding a coin placed anywhere takes an MLP about 4M steps,
-# walking to a fixed corner or landmark a fraction of that. coin-at-exit gets coin-diverse's budget,
-# so the pair differs only in the training levels: at 1M steps its training success is already
-# 100%, but in about half of the seeds the walk to the exit falls apart on test levels (capability
-# failure); by 4M it is a robust goal.
-FRAMING1_CASES = (
+# Version 1's cases (fixed layouts, coin-at-exit on 48 levels). Chapters 3 and 4 still train
+# on these worlds and take their budgets from here until their own issues move them.
+VERSION_1_CASES = (
     Case("coin-at-exit", "inner misalignment", 4_000_000),
     Case("coin-diverse", "aligned", 4_000_000, (("alpha", 0.25),)),
     Case("capability-shift", "capability failure", 1_000_000),
     Case("checkpoint", "outer misalignment", 2_000_000),
     Case("tampering", "tampering failure", 1_000_000),
 )
+
+# Chapter 1: one procedurally varied scenario per outcome, each trained until its training
+# reward is high (the essay's premise). Budgets differ because the tasks do: homing on a coin
+# that moves takes the MLP about 4M steps, walking to a fixed place or landmark less.
+# The inner row is room-corner, chosen by measurement (benchmarks/inner_construction.py):
+# coin-at-exit-v2 and maze-corner do not land in inner misalignment with these learners
+# (the chapter shows where coin-at-exit-v2 lands instead).
+FRAMING1_CASES = (
+    Case("room-corner", "inner misalignment", 4_000_000),
+    Case("coin-at-exit-v2", "aligned", 4_000_000, (("alpha", 0.25),)),
+    Case("capability-shift-v2", "capability failure", 1_000_000),
+    Case("checkpoint-v2", "outer misalignment", 2_000_000),
+    Case("tampering-v2", "tampering failure", 1_000_000),
+)
+# The look-alike construction that did not land: the coin beside a door that moves.
+LOOKALIKE_CASE = Case("coin-at-exit-v2", "inner misalignment", 4_000_000)
 # Where the categories blur: the same shortcut is outer or inner depending on how R is extended.
 AMBIGUOUS_CASE = Case("absent-supervisor", "outer misalignment", 3_000_000)
 
@@ -99,6 +122,81 @@ def run_cases(
     expected = {c.scenario: c.expected for c in cases}
     table["expected"] = table["scenario"].map(expected)
     return table
+
+
+def seed_verdicts(episodes: pd.DataFrame, by: str = "scenario") -> pd.DataFrame:
+    """One row per (group, seed): the seed's policy verdict, its most frequent episode outcome
+    (ties go to the earlier outcome in :data:`~misalign.outcomes.OUTCOMES`)."""
+    shares = episodes.groupby([by, "seed"])["outcome"].value_counts(normalize=True).unstack(fill_value=0.0)
+    shares = shares.reindex(columns=list(OUTCOMES), fill_value=0.0)
+    return shares.idxmax(axis=1).rename("verdict").reset_index()
+
+
+def verdict_table(per_seed: pd.DataFrame, expected: dict[str, str], by: str = "scenario") -> pd.DataFrame:
+    """Per group: how many seeds' policies land in the expected outcome, with the Clopper-Pearson
+    95% interval of that share, and the most common other verdict (where seeds split)."""
+    rows = []
+    for key, group in per_seed.groupby(by, sort=False):
+        want, n = expected[key], len(group)
+        k = int((group["verdict"] == want).sum())
+        share, low, high = seed_count_ci(k, n)
+        others = group.loc[group["verdict"] != want, "verdict"]
+        other = verdict_counts(others).iloc[0] if len(others) else None
+        rows.append(
+            {
+                by: key,
+                "expected": want,
+                "seeds": k,
+                "n": n,
+                "share": share,
+                "low": low,
+                "high": high,
+                "other verdict": other["verdict"] if other is not None else "",
+                "other seeds": int(other["seeds"]) if other is not None else 0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def goal_evidence(
+    scenario: str, seed: int, total_steps: int = 4_000_000, n_episodes: int = 256, n_levels: int = 64, **overrides
+) -> dict[str, float]:
+    """What an inner row rests on, for one trained policy (cached):
+
+    * the revealed goals of its competent test episodes (shares, classifier v2);
+    * the counterfactual check: the coin is moved off every path and the episodes are
+      rerun; ``location confirmed`` is the share of episodes revealing the training coin's
+      spot whose rerun reveals it again (the path does not follow the coin);
+    * perception: the coin's direction from the agent, decoded by a linear probe from the
+      last hidden layer with the agent on every cell of ``n_levels`` test levels, and the
+      selectivity over a control task (Hewitt and Liang 2019), for the trained network and
+      a freshly initialised twin.
+    """
+    sc = get_scenario(scenario, **overrides)
+    result = train_cached(sc, seed, PPOConfig(total_steps=total_steps))
+    table = classify_v2(rollout(result.policy, sc, "test", n_episodes, seed=seed), sc, "test")
+    out: dict[str, float] = {}
+    competent = table[table["competent"]]
+    spot = spot_name(Entity.COIN)
+    for goal in (spot, str(Entity.COIN)):
+        out[f"goal: {goal}"] = float((competent["revealed_goal"] == goal).mean()) if len(competent) else 0.0
+    cf = counterfactual(result.policy, sc, table, "test", goals=(Entity.COIN,), seed=seed)
+    at_spot = cf[cf["competent"] & (cf["revealed_goal"] == spot)]
+    out["spot episodes"] = float(len(at_spot))
+    out["location confirmed"] = float(at_spot["confirmed"].mean()) if len(at_spot) else float("nan")
+    out["follows coin"] = (
+        float(at_spot[f"follows {Entity.COIN}"].astype("float").mean()) if len(at_spot) else float("nan")
+    )
+    states = cell_states(sc, "test", n_levels)
+    bank = level_bank(sc, "test")
+    coin = bank[Entity.COIN][states.table["level"].to_numpy()]
+    label, offset = coin_direction(states.table["cell"].to_numpy(), coin, bank.size)
+    levels = states.table["level"].to_numpy()
+    for network, net in (("trained", result.policy), ("random", random_network(result.policy, 10_000 + seed))):
+        hidden, _ = hidden_and_value(net, states.obs)
+        scores = selectivity(hidden[list(hidden)[-1]], label, offset, levels, seed=seed)
+        out.update({f"{network} {k}": v for k, v in scores.items()})
+    return out
 
 
 def calibration_episodes(scenario: str = "coin-at-exit", n_episodes: int = 200, seed: int = 0) -> pd.DataFrame:
