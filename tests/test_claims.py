@@ -129,3 +129,14 @@ def test_default_record_location(monkeypatch, tmp_path) -> None:
         assert claims.record_path() == claims.DEFAULT_RECORD_DIR / "03_goals.json"
     finally:
         claims.set_chapter(None)  # type: ignore[arg-type]
+
+
+def test_interval_tolerance_is_the_larger_half_width_with_a_floor(record_env, glued) -> None:
+    claims.glue_interval("wide", (0.6, 0.45, 0.7), tolerance="interval")
+    claims.glue_interval("flat", (1.0, 1.0, 1.0), tolerance="interval")
+    values = _record(record_env)["values"]
+    assert values["wide"]["tolerance"] == pytest.approx(0.15)
+    assert values["wide_high"]["tolerance"] == pytest.approx(0.15)
+    assert values["flat"]["tolerance"] == claims.INTERVAL_FLOOR
+    with pytest.raises(ValueError, match="tolerance must be a number, None or 'interval'"):
+        claims.glue_interval("bad", (0.5, 0.4, 0.6), tolerance="seed")

@@ -270,3 +270,21 @@ def test_unbounded_intervals_hold_their_estimate(values: list[float], level: flo
         _inside(bootstrap_ci(values, stat, level, n_resamples=199), -math.inf, math.inf)
     _inside(mean_ci(values, level), -math.inf, math.inf)
     _inside(median_ci(values, level), -math.inf, math.inf)
+
+
+@PROPERTY
+@given(values=shares)
+def test_summarized_shares_stay_in_range_with_either_interval(values: list[float]) -> None:
+    table = pd.DataFrame({"group": "g", "share": values})
+    for interval in ("t", "bootstrap"):
+        row = summarize(table, "share", ["group"], bounds=(0.0, 1.0), interval=interval).iloc[0]
+        _inside((row["mean"], row["low"], row["high"]), 0, 1)
+
+
+def test_summarize_bootstrap_is_scipys_interval_and_bad_interval_names_itself() -> None:
+    values = [0.1, 0.4, 0.35, 0.8, 0.55, 0.6, 0.2, 0.9]
+    row = summarize(pd.DataFrame({"g": "a", "v": values}), "v", ["g"], bounds=(0, 1), interval="bootstrap").iloc[0]
+    assert (row["mean"], row["low"], row["high"]) == pytest.approx(bootstrap_ci(values, bounds=(0, 1)))
+    assert row["high"] - row["low"] < 2 * (mean_ci(values)[2] - mean_ci(values)[0]) + 1e-9
+    with pytest.raises(ValueError, match=r"interval.*'t', 'bootstrap'"):
+        summarize(pd.DataFrame({"g": "a", "v": values}), "v", ["g"], interval="wald")

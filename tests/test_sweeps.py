@@ -143,3 +143,24 @@ def test_a_cell_defined_in_a_notebook_is_cached_too(tmp_path: Path) -> None:
         del sys.modules["reader_notebook"]
     assert first["y"].tolist() == again["y"].tolist() == [9]
     assert len(list(tmp_path.rglob("*.pkl"))) == 1
+
+
+def test_seed_verdicts_and_the_verdict_table_count_policies_with_exact_intervals() -> None:
+    import pandas as pd
+    from misalign.experiments.behavioural import seed_verdicts, verdict_table
+    from misalign.stats import seed_count_ci
+
+    outcomes = {
+        0: ["inner misalignment"] * 3 + ["aligned"],
+        1: ["capability failure"] * 3 + ["inner misalignment"],
+        2: ["inner misalignment", "aligned"],
+    }  # seed 2 ties: the earlier outcome in OUTCOMES wins
+    episodes = pd.DataFrame([{"scenario": "s", "seed": s, "outcome": o} for s, outs in outcomes.items() for o in outs])
+    per_seed = seed_verdicts(episodes)
+    assert per_seed["verdict"].tolist() == ["inner misalignment", "capability failure", "aligned"]
+    row = verdict_table(per_seed, {"s": "inner misalignment"}).iloc[0]
+    assert (row["seeds"], row["n"]) == (1, 3)
+    assert (row["share"], row["low"], row["high"]) == pytest.approx(seed_count_ci(1, 3))
+    assert row["other verdict"] in ("capability failure", "aligned") and row["other seeds"] == 1
+    none = verdict_table(per_seed, {"s": "tampering failure"}).iloc[0]
+    assert none["seeds"] == 0 and none["low"] == 0.0 and 0 < none["high"] < 1
