@@ -443,14 +443,14 @@ glue("look_inner_seeds", look_inner)
 glue("look_top", look_top)
 glue("look_top_seeds", int(look_counts.iloc[0]))
 glue_interval("look_inner_seed", seed_count_ci(look_inner, len(side_seeds)), tolerance="interval", fmt=".0%")
-mean_r = episodes.groupby("scenario")[["R", "H", "return"]].mean()
-glue("checkpoint_R", mean_r.loc["checkpoint-v2", "R"], tolerance=1.0, fmt=".1f")
-glue("checkpoint_H", mean_r.loc["checkpoint-v2", "H"], tolerance=0.1, fmt=".2f")
-glue("tampering_return", mean_r.loc["tampering-v2", "return"], tolerance=1.0, fmt=".1f")
-glue("tampering_R", mean_r.loc["tampering-v2", "R"], tolerance=0.1, fmt=".2f")
+seed_means = episodes.groupby(["scenario", "seed"])[["R", "H", "return"]].mean()
+mean_r = seed_means.groupby("scenario").mean()
+for scenario, column, key in (("checkpoint-v2", "R", "checkpoint_R"), ("checkpoint-v2", "H", "checkpoint_H"),
+                              ("tampering-v2", "return", "tampering_return"), ("tampering-v2", "R", "tampering_R")):
+    glue_interval(key, bootstrap_ci(seed_means.loc[scenario, column]), tolerance="interval", fmt=".2f")
 sc_share = shortcut.groupby("overseer").mean()
-glue("shortcut_absent", sc_share["overseer absent"], tolerance=0.15, fmt=".0%")
-glue("shortcut_present", sc_share["overseer present"], tolerance=0.15, fmt=".0%")
+for view, key in (("overseer absent", "shortcut_absent"), ("overseer present", "shortcut_present")):
+    glue_interval(key, bootstrap_ci(shortcut.loc[view], bounds=(0.0, 1.0)), tolerance="interval", fmt=".0%")
 outer_when_absent = label_of_shortcut.get("overseer absent", {}).get("outer misalignment", 0.0)
 inner_when_present = label_of_shortcut.get("overseer present", {}).get("inner misalignment", 0.0)
 glue("shortcut_outer_absent", outer_when_absent, tolerance=0.15, fmt=".0%")
@@ -539,8 +539,9 @@ glue("tamper_r_high", tamper_r_high, tolerance=0.1, fmt=".0%")
 #
 # **Outer misalignment (checkpoint-v2).** R pays for each entry onto a checkpoint tile,
 # as the boat race of {cite}`leike2017gridworlds` pays for its arrow tiles. The policies
-# step back and forth on it, with a mean R of {glue:text}`checkpoint_R` against an H of
-# {glue:text}`checkpoint_H`. Training and test levels come from the same distribution
+# step back and forth on it, with a mean R per episode of {glue:text}`checkpoint_R` (95%
+# interval over seeds {glue:text}`checkpoint_R_low`–{glue:text}`checkpoint_R_high`) against
+# an H of {glue:text}`checkpoint_H`. Training and test levels come from the same distribution
 # here, as the essay expects for failures caused by the reward.
 #
 # **Tampering (tampering-v2).** Stepping on a reward sensor makes the observed reward
