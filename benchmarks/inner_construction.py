@@ -8,7 +8,7 @@ entities. Prints, per scenario and learner, the seed-mean share of each outcome 
 each revealed goal, and the modal verdict of each seed; the design of chapter 1's inner
 rows is chosen by these figures.
 
-    python benchmarks/inner_construction.py [--scenarios maze-corner coin-at-exit-v2] [--seeds 3] [--steps 8000000]
+    python benchmarks/inner_construction.py [--scenarios room-corner coin-at-exit-v2 maze-corner] [--seeds 3] [--steps 4000000]
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ def construction_cell(scenario: str, learner: str, seed: int, total_steps: int, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenarios", nargs="+", default=["maze-corner", "coin-at-exit-v2"])
+    parser.add_argument("--scenarios", nargs="+", default=["room-corner", "coin-at-exit-v2", "maze-corner"])
     parser.add_argument("--learners", nargs="+", default=list(LEARNERS), choices=LEARNERS)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=8_000_000)
+    parser.add_argument("--steps", type=int, default=4_000_000)
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     grid = expand_grid(scenario=args.scenarios, learner=args.learners, total_steps=[args.steps])
