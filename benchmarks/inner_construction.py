@@ -8,7 +8,8 @@ entities. Prints, per scenario and learner, the seed-mean share of each outcome 
 each revealed goal, and the modal verdict of each seed; the design of chapter 1's inner
 rows is chosen by these figures.
 
-    python benchmarks/inner_construction.py [--scenarios room-corner coin-at-exit-v2 maze-corner] [--seeds 3] [--steps 4000000]
+    python benchmarks/inner_construction.py [--scenarios room-corner coin-at-exit-v2 maze-corner]
+        [--seeds 3] [--steps 4000000]
 """
 
 from __future__ import annotations

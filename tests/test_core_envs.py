@@ -20,7 +20,7 @@ IDS = list(misalign.REGISTERED_IDS)
 
 
 def test_every_scenario_split_is_registered():
-    assert len(IDS) == len(SCENARIO_NAMES) * len(SPLITS) == 24  # 7 version-1 and 5 varied scenarios
+    assert len(IDS) == len(SCENARIO_NAMES) * len(SPLITS) == 26  # 7 version-1 and 6 varied scenarios
     assert set(IDS) == {env_id(n, s) for n in SCENARIO_NAMES for s in SPLITS}
     assert "misalign/CoinAtExit-Train-v0" in IDS
     assert all(i in gym.registry for i in IDS)
