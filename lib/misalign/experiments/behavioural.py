@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from misalign.agents import ActorCritic
 from misalign.behaviours import coin_outcome_shares
 from misalign.competence import (
     RANDOM,
@@ -29,7 +30,7 @@ from misalign.ppo import PPOConfig, train_cached
 from misalign.probes import hidden_and_value, random_network, selectivity
 from misalign.registry import GOALS, KINDS, Entity
 from misalign.rollouts import rollout
-from misalign.scenarios import get_scenario
+from misalign.scenarios import Scenario, get_scenario
 from misalign.states import cell_states
 from misalign.stats import seed_count_ci, verdict_counts
 from misalign.sweeps import run_sweep
@@ -187,15 +188,7 @@ def goal_evidence(
     out["follows coin"] = (
         float(at_spot[f"follows {Entity.COIN}"].astype("float").mean()) if len(at_spot) else float("nan")
     )
-    states = cell_states(sc, "test", n_levels)
-    bank = level_bank(sc, "test")
-    coin = bank[Entity.COIN][states.table["level"].to_numpy()]
-    label, offset = coin_direction(states.table["cell"].to_numpy(), coin, bank.size)
-    levels = states.table["level"].to_numpy()
-    for network, net in (("trained", result.policy), ("random", random_network(result.policy, 10_000 + seed))):
-        hidden, _ = hidden_and_value(net, states.obs)
-        scores = selectivity(hidden[list(hidden)[-1]], label, offset, levels, seed=seed)
-        out.update({f"{network} {k}": v for k, v in scores.items()})
+    out.update(coin_perception(result.policy, sc, n_levels, seed))
     return out
 
 
@@ -234,6 +227,23 @@ def coin_direction(agent: np.ndarray, coin: np.ndarray, size: int) -> tuple[np.n
     return label, np.stack([dr, dc], axis=1)
 
 
+def coin_perception(policy: ActorCritic, scenario: Scenario, n_levels: int, seed: int) -> dict[str, float]:
+    """Is the coin's direction linearly decodable from the policy's last hidden layer, with the
+    agent on every cell of ``n_levels`` test levels? Probe accuracy, control-task accuracy
+    (Hewitt and Liang 2019) and their difference, the selectivity, for the trained network
+    (``trained ...``) and a freshly initialised twin (``random ...``)."""
+    states = cell_states(scenario, "test", n_levels)
+    bank = level_bank(scenario, "test")
+    levels = states.table["level"].to_numpy()
+    label, offset = coin_direction(states.table["cell"].to_numpy(), bank[Entity.COIN][levels], bank.size)
+    out: dict[str, float] = {}
+    for network, net in (("trained", policy), ("random", random_network(policy, 10_000 + seed))):
+        hidden, _ = hidden_and_value(net, states.obs)
+        scores = selectivity(hidden[list(hidden)[-1]], label, offset, levels, seed=seed)
+        out.update({f"{network} {k}": v for k, v in scores.items()})
+    return out
+
+
 def perception_cell(
     learner: str,
     seed: int,
@@ -249,16 +259,7 @@ def perception_cell(
     sc = get_scenario(scenario, **overrides)
     result = train_cached(sc, seed, PPOConfig(total_steps=total_steps, arch=arch))
     out: dict[str, float] = dict(coin_outcome_shares(rollout(result.policy, sc, "test", n_episodes, seed=seed)))
-    states = cell_states(sc, "test", n_levels)
-    bank = level_bank(sc, "test")
-    coin = bank[Entity.COIN][states.table["level"].to_numpy()]
-    label, offset = coin_direction(states.table["cell"].to_numpy(), coin, bank.size)
-    levels = states.table["level"].to_numpy()
-    for network, net in (("trained", result.policy), ("random", random_network(result.policy, 10_000 + seed))):
-        hidden, _ = hidden_and_value(net, states.obs)
-        last = hidden[list(hidden)[-1]]
-        scores = selectivity(last, label, offset, levels, seed=seed)
-        out.update({f"{network} {k}": v for k, v in scores.items()})
+    out.update(coin_perception(result.policy, sc, n_levels, seed))
     out["train coin"] = float(result.history["mean_H"].iloc[-1])
     return out
 
