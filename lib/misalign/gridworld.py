@@ -170,6 +170,37 @@ class GridWorld:
             obs = self._crop(obs, rows)
         return obs.reshape(m, -1)
 
+    def constant_inputs(self) -> np.ndarray:
+        """Per observation input, its value if every observation of this world has it, else NaN.
+
+        Why: a learner can fold constant inputs into its first layer's bias instead of
+        multiplying by them every step (on the 9x9 coin levels about two thirds of the 324
+        inputs never change: the border wall, and cells nothing can occupy). Derived from the
+        level bank and the rules of :meth:`observe`, never from sampled observations:
+
+        * the wall and static-entity planes vary where the levels' static planes differ;
+        * the agent can stand on a start cell or a cell that is floor in some level;
+        * a consumable entity can show only on cells where some level places it;
+        * the keys-held and overseer planes are treated as varying everywhere.
+
+        Egocentric views are reported as varying everywhere (a cheap, safe answer).
+        """
+        if self.scenario.observation != "grid":
+            return np.full(self.obs_dim, np.nan, dtype=np.float32)
+        static = self._static
+        values = static[0].copy()
+        varies = (static != static[:1]).any(axis=0)
+        agent_can_be = ~self.bank.walls.all(axis=0)
+        agent_can_be[self.bank.agent] = True
+        varies[self._ch[Channel.AGENT]] |= agent_can_be
+        for entity in self.consumed(self._arange[:1]):
+            cells = self.bank[entity].reshape(-1)
+            varies[self._ch[entity], cells[cells >= 0]] = True
+        for channel in (Channel.KEYS_HELD, Channel.OVERSEER):
+            if channel in self._ch:
+                varies[self._ch[channel]] = True
+        return np.where(varies, np.nan, values).reshape(-1).astype(np.float32)
+
     def consumed(self, rows: np.ndarray) -> dict[Entity, np.ndarray]:
         """Per consumable entity in view, ``(m, K)`` flags of the copies already taken or opened."""
         flags = {
