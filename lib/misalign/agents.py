@@ -149,32 +149,39 @@ class FoldedForward:
 
     @torch.no_grad()
     def refresh(self) -> None:
-        """Copy the current weights into the rollout's layout; call after every optimizer step.
-
-        Why: the rollout runs many small batches, where per-call overhead dominates, so it
-        uses pre-transposed weights and one matrix product for both heads.
-        """
+        """Copy the current weights into the rollout's numpy layout; call after every optimizer step."""
         if not self.folded:
             return
-        first, net = self.net.layers[0], self.net
-        self._layers = [(first.bias + first.weight @ self._fixed, first.weight[:, self._keep].T.contiguous())]
-        self._layers += [(layer.bias.clone(), layer.weight.T.contiguous()) for layer in net.layers[1:]]
+        net, first = self.net, self.net.layers[0]
+        layers = [(first.weight[:, self._keep].T, first.bias + first.weight @ self._fixed)]
+        layers += [(layer.weight.T, layer.bias) for layer in net.layers[1:]]
+        self._layers = [(np.ascontiguousarray(w.numpy()), b.numpy().copy()) for w, b in layers]
         self._head = (
-            torch.cat([net.policy.bias, net.value.bias])[:, None].contiguous(),
-            torch.cat([net.policy.weight, net.value.weight]),
+            torch.cat([net.policy.weight, net.value.weight]).numpy(),
+            torch.cat([net.policy.bias, net.value.bias])[:, None].numpy(),
         )
 
-    @torch.no_grad()
-    def rollout(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Like calling it, without gradients, from the weights at the last :meth:`refresh`."""
+    def rollout(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Action logits ``(n_actions, n)``, actions first, and values ``(n,)`` of selected inputs ``x``.
+
+        No gradients, weights as of the last :meth:`refresh`. Why numpy: the rollout is many
+        small batches between numpy environment steps, and there numpy's matrix products and
+        elementwise calls cost about half of torch's (measured in the training loop, where
+        interleaving with the environment makes torch calls much slower than alone).
+        """
         if not self.folded:
-            return self.net(x)
+            with torch.no_grad():
+                logits, value = self.net(torch.from_numpy(x))
+            return logits.T.numpy(), value.numpy()
         h = x
-        for bias, weight in self._layers:
-            h = torch.addmm(bias, h, weight).tanh_()
-        bias, weight = self._head
-        out = torch.addmm(bias, weight, h.T)
-        return out[: self.net.n_actions].T, out[self.net.n_actions]
+        for weight, bias in self._layers:
+            h = h @ weight
+            h += bias
+            np.tanh(h, out=h)
+        weight, bias = self._head
+        out = weight @ h.T
+        out += bias
+        return out[: self.net.n_actions], out[self.net.n_actions]
 
 
 class PolicyFn:
