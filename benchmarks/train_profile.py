@@ -3,37 +3,49 @@
 Runs ``ppo.train`` unchanged (one thread) and times its parts from outside, by wrapping
 the functions the loop calls: the environment step (``GridWorld.step``, observations
 excluded), the observations (``GridWorld.observe``), the network's forward pass in the
-rollout (no gradient) and in the update (with gradient), action sampling
-(``torch.multinomial``), the backward pass, and the optimizer step. The advantage (GAE)
-recursion is inline code, so it is timed apart: the same recursion on tensors of the
-run's shapes, once per update. What is left ("rest") is the loss arithmetic, the softmax
-of the rollout, buffer copies and the Python loop. Wrapping costs about a microsecond a call.
+rollout and in the update, action sampling, the advantages (GAE), the backward pass and
+the optimizer step. What is left ("rest") is the loss arithmetic, buffer copies, episode
+statistics and the Python loop. Wrapping costs about a microsecond a call.
+
+A short untimed warm-up run comes first (``--warmup-steps``): the first optimizer of a
+process imports ``torch._dynamo`` (about 1.5 s) and the first world generates its level
+bank, one-time costs that are not a cost per sample. ``--warmup-steps 0`` times a cold
+process, as this script did before the warm-up existed.
+
+``--compare REF`` measures before and after in one invocation: it alternates fresh
+processes profiling ``lib/`` as of git ``REF`` (the older engine; this script knows the
+functions both engines call) and the working tree, ``--repeats`` times each, and reports
+medians.
 
     OMP_NUM_THREADS=1 python benchmarks/train_profile.py [--scenario coin-diverse] [--alpha 0.25] [--steps 1000000]
+    OMP_NUM_THREADS=1 python benchmarks/train_profile.py --compare 61a1333 --repeats 5
 
-Ends with: RESULT scenario=... steps=... wall_s=... steps_per_s=... (one core)
+Ends with: RESULT scenario=... steps=... wall_s=... steps_per_s=... (one core), or with
+--compare: RESULT before_steps_per_s=... after_steps_per_s=... speedup=...
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
+import statistics
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
-from misalign import gridworld, ppo  # noqa: E402
-from misalign.agents import ActorCritic  # noqa: E402
+from misalign import agents, gridworld, ppo  # noqa: E402
 from misalign.scenarios import get_scenario  # noqa: E402
 
 torch.set_num_threads(1)
 SPENT: dict[str, float] = defaultdict(float)
-_depth = {"observe": 0}
 
 
 def _timed(label: Callable[..., str], fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -50,8 +62,17 @@ def _timed(label: Callable[..., str], fn: Callable[..., Any]) -> Callable[..., A
     return wrapper
 
 
+def _const(name: str) -> Callable[..., str]:
+    return lambda *a, **k: name
+
+
 def install() -> None:
-    """Wrap the parts of the loop (they stay wrapped for the life of the process)."""
+    """Wrap the parts of the loop (they stay wrapped for the life of the process).
+
+    The current engine runs the network through ``agents.FoldedForward`` and samples with
+    ``ppo.sample_actions``; the engine before issue 12 called ``ActorCritic.forward`` and
+    ``torch.multinomial``. Whichever functions the imported library has are wrapped.
+    """
     step, observe = gridworld.GridWorld.step, gridworld.GridWorld.observe
 
     def step_without_observations(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -62,18 +83,25 @@ def install() -> None:
         return out
 
     gridworld.GridWorld.step = step_without_observations
-    gridworld.GridWorld.observe = _timed(lambda *a, **k: "observations", observe)
-    forward = ActorCritic.forward
-    ActorCritic.forward = _timed(
-        lambda *a, **k: "update forward" if torch.is_grad_enabled() else "rollout forward", forward
-    )
-    torch.multinomial = _timed(lambda *a, **k: "action sampling", torch.multinomial)
-    torch.Tensor.backward = _timed(lambda *a, **k: "update backward", torch.Tensor.backward)
-    torch.optim.Adam.step = _timed(lambda *a, **k: "optimizer step", torch.optim.Adam.step)
+    gridworld.GridWorld.observe = _timed(_const("observations"), observe)
+    if hasattr(agents, "FoldedForward"):
+        folded = agents.FoldedForward
+        folded.rollout = _timed(_const("rollout forward"), folded.rollout)
+        folded.__call__ = _timed(_const("update forward"), folded.__call__)
+        ppo.sample_actions = _timed(_const("action sampling"), ppo.sample_actions)
+        ppo.gae = _timed(_const("advantages (GAE)"), ppo.gae)
+    else:
+        forward = agents.ActorCritic.forward
+        agents.ActorCritic.forward = _timed(
+            lambda *a, **k: "update forward" if torch.is_grad_enabled() else "rollout forward", forward
+        )
+        torch.multinomial = _timed(_const("action sampling"), torch.multinomial)
+    torch.Tensor.backward = _timed(_const("update backward"), torch.Tensor.backward)
+    torch.optim.Adam.step = _timed(_const("optimizer step"), torch.optim.Adam.step)
 
 
-def gae_seconds(cfg: ppo.PPOConfig, n_updates: int) -> float:
-    """Wall time of ``n_updates`` GAE recursions as ``ppo._train`` runs them (same shapes and code)."""
+def old_gae_seconds(cfg: ppo.PPOConfig, n_updates: int) -> float:
+    """Wall time of ``n_updates`` GAE recursions as the old engine ran them inline (same shapes and code)."""
     T, N = cfg.num_steps, cfg.num_envs
     rew, done, val, next_value = torch.rand(T, N), (torch.rand(T, N) < 0.05).float(), torch.rand(T, N), torch.rand(N)
     start = time.perf_counter()
@@ -88,30 +116,118 @@ def gae_seconds(cfg: ppo.PPOConfig, n_updates: int) -> float:
     return time.perf_counter() - start
 
 
+def profile(scenario_name: str, alpha: float, steps: int, seed: int, warmup_steps: int) -> dict[str, Any]:
+    """One timed training run in this process (after an untimed warm-up), as plain data."""
+    overrides = {"alpha": alpha} if scenario_name == "coin-diverse" else {}
+    scenario = get_scenario(scenario_name, **overrides)
+    warmup_s = 0.0
+    if warmup_steps:
+        start = time.perf_counter()
+        ppo.train(scenario, ppo.PPOConfig(total_steps=warmup_steps), seed=seed + 1)
+        warmup_s = time.perf_counter() - start
+    install()
+    cfg = ppo.PPOConfig(total_steps=steps)
+    start = time.perf_counter()
+    result = ppo.train(scenario, cfg, seed=seed)
+    wall = time.perf_counter() - start
+    parts = dict(SPENT)
+    if "advantages (GAE)" not in parts:
+        parts["advantages (GAE)"] = old_gae_seconds(cfg, len(result.history))
+    parts["rest: losses, buffers, statistics, loop"] = wall - sum(parts.values())
+    return {
+        "scenario": scenario.name,
+        "steps": result.steps,
+        "wall_s": wall,
+        "steps_per_s": result.steps / wall,
+        "warmup_s": warmup_s,
+        "warmup_steps": warmup_steps,
+        "shares": {k: v / wall for k, v in parts.items()},
+        "lib": str(Path(ppo.__file__).parents[1]),
+    }
+
+
+def print_table(columns: dict[str, dict[str, float]]) -> None:
+    names = sorted(
+        {k for shares in columns.values() for k in shares}, key=lambda k: -max(c.get(k, 0) for c in columns.values())
+    )
+    print(f"{'part':<42}" + "".join(f"{c:>12}" for c in columns))
+    for name in names:
+        print(f"{name:<42}" + "".join(f"{columns[c].get(name, 0.0):12.1%}" for c in columns))
+
+
+def compare(ref: str, repeats: int, args: argparse.Namespace) -> None:
+    """Alternate fresh processes on ``lib/`` at ``ref`` and on the working tree; report medians."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _git_lib import ROOT, lib_at, run_with_lib
+
+    flags = ["--json", "--scenario", args.scenario, "--alpha", str(args.alpha), "--steps", str(args.steps)]
+    flags += ["--seed", str(args.seed), "--warmup-steps", str(args.warmup_steps)]
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    with lib_at(ref) as old_lib:
+        for i in range(repeats):
+            for label, lib in (("before", old_lib), ("after", ROOT / "lib")):
+                out = run_with_lib(lib, Path(__file__), flags)
+                runs[label].append(out)
+                print(
+                    f"round {i + 1} {label:<6} steps/s {out['steps_per_s']:9.0f}  (wall {out['wall_s']:.2f} s)",
+                    flush=True,
+                )
+    med = {k: statistics.median(r["steps_per_s"] for r in v) for k, v in runs.items()}
+    shares = {
+        k: {n: statistics.median(r["shares"].get(n, 0.0) for r in v) for n in v[0]["shares"]} for k, v in runs.items()
+    }
+    seconds = {
+        f"{k} s/1M": {
+            n: s * statistics.median(r["wall_s"] for r in runs[k]) * 1e6 / runs[k][0]["steps"] for n, s in sh.items()
+        }
+        for k, sh in shares.items()
+    }
+    print(f"\nmedian shares of wall time ({repeats} runs each, one core; before = lib/ at {ref}):")
+    print_table({"before": shares["before"], "after": shares["after"]})
+    print("\nmedian seconds per million steps by part:")
+    for name in sorted(seconds["before s/1M"], key=lambda n: -seconds["before s/1M"][n]):
+        row = [seconds[c].get(name, 0.0) for c in seconds]
+        print(f"{name:<42}" + "".join(f"{x:12.2f}" for x in row))
+    before_all = " ".join(f"{r['steps_per_s']:.0f}" for r in runs["before"])
+    after_all = " ".join(f"{r['steps_per_s']:.0f}" for r in runs["after"])
+    print(f"\nsteps/s before: {before_all}\nsteps/s after:  {after_all}")
+    print(
+        f"RESULT before_steps_per_s={med['before']:.0f} after_steps_per_s={med['after']:.0f} "
+        f"speedup={med['after'] / med['before']:.2f} repeats={repeats} ref={ref} steps={args.steps} "
+        f"warmup_steps={args.warmup_steps} scenario={runs['after'][0]['scenario']}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", default="coin-diverse")
     parser.add_argument("--alpha", type=float, default=0.25, help="for coin-diverse only")
     parser.add_argument("--steps", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--warmup-steps", type=int, default=50_000, help="untimed run first (0: time a cold process)")
+    parser.add_argument("--compare", metavar="REF", help="also profile lib/ at this git ref, alternating")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each engine with --compare")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON line (for --compare)")
     args = parser.parse_args()
-    overrides = {"alpha": args.alpha} if args.scenario == "coin-diverse" else {}
-    scenario = get_scenario(args.scenario, **overrides)
-    install()
-    start = time.perf_counter()
-    cfg = ppo.PPOConfig(total_steps=args.steps)
-    result = ppo.train(scenario, cfg, seed=args.seed)
-    wall = time.perf_counter() - start
-    parts = dict(SPENT)
-    parts["advantages (GAE)"] = gae_seconds(cfg, max(1, cfg.total_steps // (cfg.num_envs * cfg.num_steps)))
-    parts["rest: losses, softmax, buffers, loop"] = wall - sum(parts.values())
-    print(f"{'part':<38} {'seconds':>8} {'share':>7}")
-    for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
-        print(f"{name:<38} {seconds:8.2f} {seconds / wall:7.1%}")
-    rate = result.steps / wall
+    if args.compare:
+        compare(args.compare, args.repeats, args)
+        return
+    out = profile(args.scenario, args.alpha, args.steps, args.seed, args.warmup_steps)
+    if args.json:
+        print(json.dumps(out))
+        return
+    wall = out["wall_s"]
+    print(f"{'part':<42} {'seconds':>8} {'share':>7}")
+    for name, share in sorted(out["shares"].items(), key=lambda kv: -kv[1]):
+        print(f"{name:<42} {share * wall:8.2f} {share:7.1%}")
+    if args.warmup_steps:
+        print(f"(untimed warm-up first: {args.warmup_steps} steps in {out['warmup_s']:.2f} s, one-time costs included)")
     print(
-        f"RESULT scenario={scenario.name} steps={result.steps} wall_s={wall:.2f} steps_per_s={rate:.0f} "
-        + " ".join(f"{k.split(':')[0].split(' (')[0].replace(' ', '_')}_share={v / wall:.3f}" for k, v in parts.items())
+        f"RESULT scenario={out['scenario']} steps={out['steps']} wall_s={wall:.2f} "
+        f"steps_per_s={out['steps_per_s']:.0f} "
+        + " ".join(
+            f"{k.split(':')[0].split(' (')[0].replace(' ', '_')}_share={v:.3f}" for k, v in out["shares"].items()
+        )
     )
 
 

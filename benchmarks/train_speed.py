@@ -9,13 +9,25 @@ For SB3 a callback measures success on 256 training levels every ``--eval-every`
 stops at 95%; evaluation time is excluded from its wall time. A run that does not
 reach 95% within ``--cap`` seconds is reported as "> cap".
 
-Usage: OMP_NUM_THREADS=1 python benchmarks/train_speed.py [--seeds 3] [--cap 600] [--alpha A]
+Usage: OMP_NUM_THREADS=1 python benchmarks/train_speed.py [--seeds 3] [--cap 600] [--alpha A] [--fleet N]
 
 ``--alpha`` trains coin-diverse instead (a share A of training levels with the coin anywhere):
 coin-at-exit's training levels differ only in the agent's start (48 distinct levels), so 95%
 comes within a few thousand steps for every learner and the comparison mostly measures
 fixed overheads; coin-diverse (alpha = 0.25) needs millions of steps and measures learning speed.
+``--fleet N`` answers the question researchers ask: how long does it take to train N seeds
+(10 is usual) to 95% training success, seeds one after another, with each learner? Ours,
+(b) and (c) each train seeds 0..N-1 in this process; the fleet time is the sum of the
+per-seed times. An SB3 seed that does not finish within ``--cap`` counts as the cap, and its
+total and ratio become lower bounds (">"). The ratios are SB3's total over ours, so they
+are scale-free: a run with fewer seeds estimates the 10-seed ratio, and is labelled with
+the number of seeds it ran (``ratio_{N}seeds``). For the issue-12 question:
+
+    OMP_NUM_THREADS=1 python benchmarks/train_speed.py --alpha 0.25 --fleet 10 --cap 600
+
 Ends with one line: RESULT ours_s=... sb3_newcomer_s=... sb3_strong_s=... ratio=... ratio_strong=... peak_rss_mb=...
+and, with ``--fleet N``: ... ours_fleet_s=... sb3_newcomer_fleet_s=... sb3_strong_fleet_s=...
+ratio_{N}seeds=... ratio_strong_{N}seeds=...
 """
 
 from __future__ import annotations
@@ -96,12 +108,18 @@ def fmt(s: float | None, cap: float) -> str:
     return f"{s:.1f}" if s is not None else f">{cap:.0f}"
 
 
+def fleet_total(times: list[float | None], cap: float) -> tuple[float, bool]:
+    """Sum of per-seed times, a capped seed counting as ``cap``; and whether the sum is a lower bound."""
+    return sum(cap if s is None else s for s in times), any(s is None for s in times)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--cap", type=float, default=600.0)
+    ap.add_argument("--seeds", type=int, default=3, help="seeds of ours for the median in (a)")
+    ap.add_argument("--cap", type=float, default=600.0, help="SB3 training seconds per seed before giving up")
     ap.add_argument("--eval-every", type=int, default=2048)
     ap.add_argument("--alpha", type=float, default=None, help="train coin-diverse with this alpha instead")
+    ap.add_argument("--fleet", type=int, default=0, help="also time N seeds one after another per learner")
     args = ap.parse_args()
     global SCENARIO
     if args.alpha is not None:
@@ -109,34 +127,60 @@ def main() -> None:
     print(f"scenario: {SCENARIO.name}" + (f" (alpha {args.alpha})" if args.alpha is not None else ""))
 
     times = []
-    for seed in range(args.seeds):
+    for seed in range(max(args.seeds, args.fleet)):
         s, rate, steps = ours(seed)
         times.append(s)
-        print(f"(a) ours      seed {seed}: {s:6.1f} s, {steps:>9,} steps, success after stop {rate:.3f}")
-    ours_s = float(np.median(times))
+        print(f"(a) ours      seed {seed}: {s:6.1f} s, {steps:>9,} steps, success after stop {rate:.3f}", flush=True)
+    ours_s = float(np.median(times[: args.seeds]))
     print(f"(a) ours median over {args.seeds} seeds: {ours_s:.1f} s")
-    new_s, new_rate, new_steps = sb3_run("newcomer", 0, args.cap, args.eval_every)
-    print(
-        f"(b) SB3 newcomer (DummyVecEnv 8 x GridEnv, n_steps 128, batch 64): {fmt(new_s, args.cap)} s, "
-        f"{new_steps:,} steps, last success {new_rate:.3f}"
-    )
-    strong_s, strong_rate, strong_steps = sb3_run("strong", 0, args.cap, max(args.eval_every, 8192))
-    print(
-        f"(c) SB3 strong (sb3_vec_env 256 x 32, batch 4096, 2 epochs): {fmt(strong_s, args.cap)} s, "
-        f"{strong_steps:,} steps, last success {strong_rate:.3f}"
-    )
+    sb3_times: dict[str, list[float | None]] = {"newcomer": [], "strong": []}
+    for seed in range(max(1, args.fleet)):
+        new_s, new_rate, new_steps = sb3_run("newcomer", seed, args.cap, args.eval_every)
+        sb3_times["newcomer"].append(new_s)
+        print(
+            f"(b) SB3 newcomer (DummyVecEnv 8 x GridEnv, n_steps 128, batch 64) seed {seed}: {fmt(new_s, args.cap)} s, "
+            f"{new_steps:,} steps, last success {new_rate:.3f}",
+            flush=True,
+        )
+        strong_s, strong_rate, strong_steps = sb3_run("strong", seed, args.cap, max(args.eval_every, 8192))
+        sb3_times["strong"].append(strong_s)
+        print(
+            f"(c) SB3 strong (sb3_vec_env 256 x 32, batch 4096, 2 epochs) seed {seed}: {fmt(strong_s, args.cap)} s, "
+            f"{strong_steps:,} steps, last success {strong_rate:.3f}",
+            flush=True,
+        )
+    new_s, strong_s = sb3_times["newcomer"][0], sb3_times["strong"][0]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {peak_mb:.0f} MB")
 
     def ratio(x):
         return f"{x / ours_s:.1f}" if x is not None else f">{args.cap / ours_s:.1f}"
 
-    print(
+    line = (
         f"RESULT ours_s={ours_s:.1f} sb3_newcomer_s={fmt(new_s, args.cap)} sb3_strong_s={fmt(strong_s, args.cap)} "
         f"ratio={ratio(new_s)} ratio_strong={ratio(strong_s)} "
         f"peak_rss_mb={peak_mb:.0f} seeds={args.seeds} cap_s={args.cap:.0f} "
         f"scenario={SCENARIO.name}" + (f" alpha={args.alpha}" if args.alpha is not None else "")
     )
+    if args.fleet:
+        n = args.fleet
+        ours_total = sum(times[:n])
+        totals = {k: fleet_total(v, args.cap) for k, v in sb3_times.items()}
+        print(f"\nwall time to train {n} seeds to 95%, one after another (SB3 capped at {args.cap:.0f} s a seed):")
+        print(f"  ours            {ours_total:8.1f} s")
+        for k, (total, bound) in totals.items():
+            print(f"  SB3 {k:<11} {'>' if bound else ' '}{total:8.1f} s  ({total / ours_total:.1f}x ours)")
+        for k, (total, bound) in totals.items():
+            tag = "sb3_newcomer" if k == "newcomer" else "sb3_strong"
+            line += f" {tag}_fleet_s={'>' if bound else ''}{total:.1f}"
+        new_total, new_bound = totals["newcomer"]
+        strong_total, strong_bound = totals["strong"]
+        line += (
+            f" ours_fleet_s={ours_total:.1f} fleet_seeds={n}"
+            f" ratio_{n}seeds={'>' if new_bound else ''}{new_total / ours_total:.1f}"
+            f" ratio_strong_{n}seeds={'>' if strong_bound else ''}{strong_total / ours_total:.1f}"
+        )
+    print(line)
 
 
 if __name__ == "__main__":
