@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BASELINE = "61a133391fd5d81a74ddc8e6b5e2153b01e78e55"  # main before the issue-12 engine (numpy rollout, folded inputs)
+BASELINE = "61a133321a6f6d8b58905dafce28a0457112d734"  # main before the issue-12 engine (numpy rollout, folded inputs)
 
 
 @contextlib.contextmanager
