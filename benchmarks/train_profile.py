@@ -97,7 +97,10 @@ def install() -> None:
         )
         torch.multinomial = _timed(_const("action sampling"), torch.multinomial)
     torch.Tensor.backward = _timed(_const("update backward"), torch.Tensor.backward)
-    torch.optim.Adam.step = _timed(_const("optimizer step"), torch.optim.Adam.step)
+    if hasattr(ppo, "Adam"):
+        ppo.Adam.step = _timed(_const("optimizer step"), ppo.Adam.step)
+    else:
+        torch.optim.Adam.step = _timed(_const("optimizer step"), torch.optim.Adam.step)
 
 
 def old_gae_seconds(cfg: ppo.PPOConfig, n_updates: int) -> float:
