@@ -40,6 +40,27 @@ def test_constant_inputs_follow_an_edited_bank_and_the_ego_view():
     assert np.isnan(GridWorld(get_scenario("coin-at-exit", observation="ego"), num_envs=4).constant_inputs()).all()
 
 
+@pytest.mark.parametrize("name", SCENARIO_NAMES)
+@pytest.mark.parametrize("observation", ["grid", "ego"])
+def test_observing_some_inputs_equals_selecting_them(name, observation):
+    sc = get_scenario(name, observation=observation)
+    full, part = (GridWorld(sc, "train", 32, seed=4, final_obs=True) for _ in range(2))
+    rng = np.random.default_rng(0)
+    keep = np.flatnonzero(np.isnan(full.constant_inputs()))
+    picks = [keep, np.sort(rng.choice(full.obs_dim, full.obs_dim // 3, replace=False))]
+    for inputs in picks:
+        with part.observing(inputs):
+            np.testing.assert_array_equal(part.reset(), full.reset()[:, inputs])
+            for _ in range(60):
+                actions = rng.integers(4, size=32)
+                a, b = part.step(actions), full.step(actions)
+                np.testing.assert_array_equal(a.obs, b.obs[:, inputs])
+                np.testing.assert_array_equal(a.reward, b.reward)
+                if "final_obs" in b.info:
+                    np.testing.assert_array_equal(a.info["final_obs"], b.info["final_obs"][:, inputs])
+        assert part.observe().shape == (32, full.obs_dim), "full observations again after the block"
+
+
 @pytest.mark.parametrize("name", ["coin-diverse", "keys-chests", "absent-supervisor"])
 def test_folded_forward_matches_the_dense_network_and_its_gradients(name):
     world = GridWorld(name, "train", 128, seed=2)
@@ -48,7 +69,7 @@ def test_folded_forward_matches_the_dense_network_and_its_gradients(name):
     net = ActorCritic(world.obs_shape)
     fwd = FoldedForward(net, world.constant_inputs())
     assert len(fwd.keep) < world.obs_dim
-    x = fwd.select(obs)
+    x = obs[:, fwd.keep]
 
     logits, value = net(torch.from_numpy(obs))
     roll_logits, roll_value = fwd.rollout(x)
@@ -73,7 +94,7 @@ def test_folded_forward_keeps_other_bodies_whole():
     fwd = FoldedForward(net, world.constant_inputs())
     obs = world.reset()
     assert len(fwd.keep) == world.obs_dim
-    logits, value = fwd.rollout(fwd.select(obs))
+    logits, value = fwd.rollout(obs[:, fwd.keep])
     ref_logits, ref_value = net(torch.from_numpy(obs))
     np.testing.assert_allclose(logits, ref_logits.detach().numpy().T, rtol=1e-6)
     np.testing.assert_allclose(value, ref_value.detach().numpy(), rtol=1e-6)

@@ -121,15 +121,11 @@ class FoldedForward:
         if constant.shape != (n_inputs,):
             raise ValueError(f"constant must have one entry per input ({n_inputs}), got shape {constant.shape}")
         varies = np.isnan(constant)
-        self.keep = np.flatnonzero(varies)
+        self.keep = np.flatnonzero(varies)  # the inputs it reads: GridWorld.observing(keep) observes just these
         self.folded = net.arch == "mlp"
         self._keep = torch.from_numpy(self.keep)
         self._fixed = torch.from_numpy(np.where(varies, 0.0, constant).astype(np.float32))
         self.refresh()
-
-    def select(self, obs: np.ndarray) -> np.ndarray:
-        """The inputs this forward pass reads, from a batch of full observations ``(n, obs_dim)``."""
-        return obs[:, self.keep]
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Action logits ``(n, n_actions)`` and values of selected inputs ``x``, with gradients (the update).

@@ -231,80 +231,81 @@ def _train(
     rew_buf = np.zeros((T, N), dtype=np.float32)
     done_buf = np.zeros((T, N), dtype=np.float32)
     rng = np.random.default_rng([seed, 1])  # action sampling: a stream apart from the env's default_rng(seed)
-    obs = env.reset()
-    recent: dict[str, deque] = {k: deque(maxlen=cfg.stop_window) for k in ("reward", "R", "H", "length")}
-    rows, checkpoints = [], []
-    start = time.perf_counter()
-    steps = 0
-    bar = tqdm(total=n_updates * batch, disable=not progress, unit="step", desc=f"PPO {scenario.name} seed {seed}")
-    for update in range(n_updates):
-        finished: list[dict[str, np.ndarray]] = []
-        if cfg.anneal_lr:
-            opt.lr = cfg.lr * (1.0 - update / n_updates)
-        fwd.refresh()
-        for t in range(T):
-            obs_buf[t] = fwd.select(obs)
-            logits, val_buf[t] = fwd.rollout(obs_buf[t])
-            act_buf[t], logp_buf[t] = sample_actions(logits, rng)
-            res = env.step(act_buf[t])
-            rew_buf[t] = res.reward
-            np.logical_or(res.terminated, res.truncated, out=done_buf[t], casting="unsafe")
-            obs = res.obs
-            if "episode" in res.info:
-                ep, mask = res.info["episode"], res.info["_episode"]
-                for k in recent:
-                    recent[k].extend(ep[k][mask].tolist())
-                if callback is not None:
-                    finished.append({k: v[mask] for k, v in ep.items()})
-        val_buf[T] = fwd.rollout(fwd.select(obs))[1]
-        adv = gae(rew_buf, val_buf, done_buf, cfg.gamma, cfg.gae_lambda)
-        ret = adv + val_buf[:T]
-        b_obs = torch.from_numpy(obs_buf.reshape(batch, D))
-        b_act, b_logp = torch.from_numpy(act_buf.reshape(-1)), torch.from_numpy(logp_buf.reshape(-1))
-        b_adv, b_ret = torch.from_numpy(adv.reshape(-1)), torch.from_numpy(ret.reshape(-1))
-        mb = min(cfg.minibatch_size, batch)
-        for _ in range(cfg.epochs):
-            perm = torch.randperm(batch)
-            for i in range(0, batch, mb):
-                idx = perm[i : i + mb]
-                logits, value = fwd(b_obs.index_select(0, idx))
-                logp_all = log_softmax_actions(logits)
-                logp = logp_all.gather(0, b_act[None, idx]).squeeze(0)
-                ratio = torch.exp(logp - b_logp[idx])
-                a = b_adv[idx]
-                a = (a - a.mean()) / (a.std() + 1e-8)
-                pg_loss = torch.max(-a * ratio, -a * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).mean()
-                v_loss = 0.5 * ((value - b_ret[idx]) ** 2).mean()
-                entropy = -(logp_all.exp() * logp_all).sum(0).mean()
-                loss = pg_loss + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
-                opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
-                opt.step()
-        steps += batch
-        bar.update(batch)
-        row = {
-            "update": update + 1,
-            "steps": steps,
-            "seconds": time.perf_counter() - start,
-            "episodes": len(recent["reward"]),
-            "entropy": float(entropy.detach()),
-            "value_loss": float(v_loss.detach()),
-        }
-        row.update({f"mean_{k}": float(np.mean(v)) if v else float("nan") for k, v in recent.items()})
-        rows.append(row)
-        if checkpoint_every and (update + 1) % checkpoint_every == 0:
-            checkpoints.append({k: v.detach().clone() for k, v in net.state_dict().items()})
-        if (
-            cfg.stop_at_return is not None
-            and len(recent["reward"]) >= cfg.stop_window
-            and row["mean_reward"] >= cfg.stop_at_return
-        ):
-            break
-        if callback is not None:
-            episodes = {k: np.concatenate([f[k] for f in finished]) for k in finished[0]} if finished else {}
-            if callback({"update": update + 1, "steps": steps, "net": net, "episodes": episodes}):
+    with env.observing(fwd.keep):  # observations hold just the inputs the network reads
+        obs = env.reset()
+        recent: dict[str, deque] = {k: deque(maxlen=cfg.stop_window) for k in ("reward", "R", "H", "length")}
+        rows, checkpoints = [], []
+        start = time.perf_counter()
+        steps = 0
+        bar = tqdm(total=n_updates * batch, disable=not progress, unit="step", desc=f"PPO {scenario.name} seed {seed}")
+        for update in range(n_updates):
+            finished: list[dict[str, np.ndarray]] = []
+            if cfg.anneal_lr:
+                opt.lr = cfg.lr * (1.0 - update / n_updates)
+            fwd.refresh()
+            for t in range(T):
+                obs_buf[t] = obs
+                logits, val_buf[t] = fwd.rollout(obs_buf[t])
+                act_buf[t], logp_buf[t] = sample_actions(logits, rng)
+                res = env.step(act_buf[t])
+                rew_buf[t] = res.reward
+                np.logical_or(res.terminated, res.truncated, out=done_buf[t], casting="unsafe")
+                obs = res.obs
+                if "episode" in res.info:
+                    ep, mask = res.info["episode"], res.info["_episode"]
+                    for k in recent:
+                        recent[k].extend(ep[k][mask].tolist())
+                    if callback is not None:
+                        finished.append({k: v[mask] for k, v in ep.items()})
+            val_buf[T] = fwd.rollout(obs)[1]
+            adv = gae(rew_buf, val_buf, done_buf, cfg.gamma, cfg.gae_lambda)
+            ret = adv + val_buf[:T]
+            b_obs = torch.from_numpy(obs_buf.reshape(batch, D))
+            b_act, b_logp = torch.from_numpy(act_buf.reshape(-1)), torch.from_numpy(logp_buf.reshape(-1))
+            b_adv, b_ret = torch.from_numpy(adv.reshape(-1)), torch.from_numpy(ret.reshape(-1))
+            mb = min(cfg.minibatch_size, batch)
+            for _ in range(cfg.epochs):
+                perm = torch.randperm(batch)
+                for i in range(0, batch, mb):
+                    idx = perm[i : i + mb]
+                    logits, value = fwd(b_obs.index_select(0, idx))
+                    logp_all = log_softmax_actions(logits)
+                    logp = logp_all.gather(0, b_act[None, idx]).squeeze(0)
+                    ratio = torch.exp(logp - b_logp[idx])
+                    a = b_adv[idx]
+                    a = (a - a.mean()) / (a.std() + 1e-8)
+                    pg_loss = torch.max(-a * ratio, -a * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).mean()
+                    v_loss = 0.5 * ((value - b_ret[idx]) ** 2).mean()
+                    entropy = -(logp_all.exp() * logp_all).sum(0).mean()
+                    loss = pg_loss + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
+                    opt.zero_grad()
+                    loss.backward()
+                    nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
+                    opt.step()
+            steps += batch
+            bar.update(batch)
+            row = {
+                "update": update + 1,
+                "steps": steps,
+                "seconds": time.perf_counter() - start,
+                "episodes": len(recent["reward"]),
+                "entropy": float(entropy.detach()),
+                "value_loss": float(v_loss.detach()),
+            }
+            row.update({f"mean_{k}": float(np.mean(v)) if v else float("nan") for k, v in recent.items()})
+            rows.append(row)
+            if checkpoint_every and (update + 1) % checkpoint_every == 0:
+                checkpoints.append({k: v.detach().clone() for k, v in net.state_dict().items()})
+            if (
+                cfg.stop_at_return is not None
+                and len(recent["reward"]) >= cfg.stop_window
+                and row["mean_reward"] >= cfg.stop_at_return
+            ):
                 break
+            if callback is not None:
+                episodes = {k: np.concatenate([f[k] for f in finished]) for k in finished[0]} if finished else {}
+                if callback({"update": update + 1, "steps": steps, "net": net, "episodes": episodes}):
+                    break
     bar.close()
     net.eval()
     return TrainResult(net, pd.DataFrame(rows), steps, time.perf_counter() - start, checkpoints)
