@@ -9,8 +9,10 @@ level in the same call (``autoreset``), and their totals are reported in
 seed gives the same episodes.
 
 Why numpy and not torch: per-step work is a few dozen small array operations, where
-numpy's per-call overhead is several times lower than torch's on a CPU; the learner
-turns the observation array into a tensor without a copy.
+numpy's per-call overhead is several times lower than torch's on a CPU; the learner's
+rollout stays in numpy too, and its update reads the same arrays as tensors without a copy.
+A learner can ask which inputs never change (:meth:`GridWorld.constant_inputs`) and
+observe only the others (:meth:`GridWorld.observing`).
 """
 
 from __future__ import annotations

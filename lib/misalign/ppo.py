@@ -3,8 +3,15 @@
 The whole loop is here: collect ``num_steps`` steps from ``num_envs`` episodes, compute
 advantages with GAE, then a few epochs of clipped policy and value updates on large
 minibatches. On a CPU the speed comes from the batched environment and the large
-minibatches (the update dominates, and on one core a 2x64 MLP updates about 250k
-samples/s at minibatch 4096 but about 50k at 64), not from anything clever in the loop.
+minibatches (on one core a 2x64 MLP updates about 250k samples/s at minibatch 4096 but
+about 50k at 64), and from shortcuts that keep the maths (issue 12, about half the cost
+per sample): the network reads only the inputs that vary, the constant ones (border
+walls, cells nothing can occupy) folded into its first bias (:class:`FoldedForward`), and
+the environment builds only those inputs (:meth:`GridWorld.observing`); the rollout runs
+in numpy, between numpy environment steps, and samples by inverting the CDF; Adam is a
+few lines instead of ``torch.optim`` (whose first use imports ``torch._dynamo``).
+``benchmarks/train_profile.py`` shows where the time goes and
+``benchmarks/learning_curve_check.py`` that steps to 95% success did not change.
 
 Training can stop early once the mean training return over the last ``stop_window``
 finished episodes reaches ``stop_at_return``; experiments that want a fixed budget
@@ -130,9 +137,10 @@ class Adam:
     """Adam with ``torch.optim.Adam``'s update rule (no weight decay, no AMSGrad), for the training loop.
 
     Why not ``torch.optim.Adam``: creating the first torch optimizer in a process imports
-    ``torch._dynamo``, about 1.5 s on one core, a fifth of a typical 2M-step run here; and
-    its step wraps the arithmetic in enough bookkeeping to cost 3x this one. The rule is
-    the same, operation for operation (``tests/test_core_engine.py`` checks it against torch).
+    ``torch._dynamo``, 1.2-1.5 s on one core, a fifth of a typical 2M-step run here (its
+    default step also costs about 1.7x this one's; the fused kernel is faster but needs the
+    same import). The rule is torch's single-tensor Adam, operation for operation
+    (``tests/test_core_engine.py`` checks the two agree).
     """
 
     def __init__(
