@@ -60,6 +60,7 @@ def worker(seed: int, alpha: float, max_steps: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--alpha", type=float, default=0.25)
     ap.add_argument("--max-steps", type=int, default=20_000_000, help="budget per run (also sets the lr schedule)")
     ap.add_argument("--ref", default=BASELINE, help="git ref of the old engine")
@@ -75,7 +76,8 @@ def main() -> None:
     results: dict[str, dict[int, dict]] = {"old": {}, "new": {}}
     with lib_at(args.ref) as old_lib:
         libs = {"old": old_lib, "new": ROOT / "lib"}
-        jobs = [(engine, seed) for seed in range(args.seeds) for engine in ("old", "new")]
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        jobs = [(engine, seed) for seed in seeds for engine in ("old", "new")]
 
         def run(job: tuple[str, int]) -> None:
             engine, seed = job
@@ -87,7 +89,7 @@ def main() -> None:
         with ThreadPoolExecutor(args.jobs) as pool:
             list(pool.map(run, jobs))
 
-    steps = {e: np.array([results[e][s]["steps"] for s in range(args.seeds)], dtype=float) for e in results}
+    steps = {e: np.array([results[e][s]["steps"] for s in seeds], dtype=float) for e in results}
     capped = {e: sum(not r["reached"] for r in results[e].values()) for e in results}
     med = {e: float(np.median(v)) for e, v in steps.items()}
     ratio = med["new"] / med["old"]
@@ -102,7 +104,7 @@ def main() -> None:
     passed = abs(ratio - 1) <= args.tolerance
     print(f"\nsteps to {TARGET:.0%} training success (mean return over the last {WINDOW} episodes), per seed:")
     print(f"{'seed':>4} {'old':>12} {'new':>12}")
-    for s in range(args.seeds):
+    for s in seeds:
         cells = []
         for e in ("old", "new"):
             r = results[e][s]

@@ -33,6 +33,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import torch
+from threadpoolctl import threadpool_limits
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -94,12 +95,17 @@ class TrainResult:
 
 
 @contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run with ``n`` torch threads, then restore: two threads on a busy 2-core box can be 10x slower."""
+def cpu_threads(n: int) -> Iterator[None]:
+    """Run with ``n`` torch threads and ``n`` numpy BLAS threads, then restore both.
+
+    Why: two threads on a busy 2-core box can be 10x slower; the rollout's matrix products
+    run in numpy, whose BLAS would otherwise use every core (measured 16x slower there).
+    """
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
-        yield
+        with threadpool_limits(n, user_api="blas"):
+            yield
     finally:
         torch.set_num_threads(before)
 
@@ -129,7 +135,7 @@ def train(
     """
     scenario = as_scenario(scenario)
     check_int_range("seed", seed, 0, 2**63 - 1)
-    with torch_threads(config.threads):
+    with cpu_threads(config.threads):
         return _train(scenario, config, seed, progress, checkpoint_every, init, env, callback)
 
 
