@@ -145,7 +145,7 @@ class FoldedForward:
 
     @torch.no_grad()
     def refresh(self) -> None:
-        """Copy the current weights into the rollout's numpy layout; call after every optimizer step."""
+        """Copy the current weights into the rollout's numpy layout; call before a rollout, after they changed."""
         if not self.folded:
             return
         net, first = self.net, self.net.layers[0]

@@ -245,7 +245,8 @@ def _train(
     rew_buf = np.zeros((T, N), dtype=np.float32)
     done_buf = np.zeros((T, N), dtype=np.float32)
     rng = np.random.default_rng([seed, 1])  # action sampling: a stream apart from the env's default_rng(seed)
-    with env.observing(fwd.keep):  # observations hold just the inputs the network reads
+    # observations hold just the inputs the network reads (all of them for CNNs and egocentric views)
+    with env.observing(None if len(fwd.keep) == env.obs_dim else fwd.keep):
         obs = env.reset()
         recent: dict[str, deque] = {k: deque(maxlen=cfg.stop_window) for k in ("reward", "R", "H", "length")}
         rows, checkpoints = [], []
