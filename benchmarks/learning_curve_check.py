@@ -1,7 +1,8 @@
 """Does the faster engine learn as fast per sample? Steps to 95% training success, old engine vs new.
 
-Issue 12 made ``ppo.train`` about twice as fast per sample (folded constant inputs, a numpy
-rollout, inverse-CDF sampling, fused Adam). The maths is meant to be the same (same
+Issue 12 made ``ppo.train`` about twice as fast per sample (folded constant inputs, only
+the varying inputs observed, a numpy rollout, inverse-CDF sampling, a small Adam with
+torch's rule). The maths is meant to be the same (same
 losses, same sampling distribution), but the random streams and float rounding differ,
 so this checks the learning curves: for each seed, train coin-diverse (alpha 0.25) until
 the mean training return over the last 2000 finished episodes reaches 0.95
