@@ -114,11 +114,14 @@ def test_timings_and_appendix(book_build) -> None:
     _require_success(book_build)
     timings = json.loads((BUILD / "timings.json").read_text(encoding="utf-8"))
     assert set(timings["chapters"]) == {f"book/{p.name}" for p in BOOK.glob("*.py")}
+    assert set(timings["policies"]) == set(timings["chapters"])
+    assert all(set(n) == {"trained", "loaded"} for n in timings["policies"].values())
     appendix = (HTML / "book" / "appendix_reproducibility.html").read_text(encoding="utf-8")
     for chapter in timings["chapters"]:
         assert chapter in appendix
     assert "BUILD: reproducibility tables" not in appendix
     assert "jupyter-book" in appendix and "cpu count" in appendix
+    assert "policies trained" in appendix
 
 
 # --- a real browser ----------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from build_book import render_appendix
 from conftest import BUILD_TOOL, run_build_tool
 
 pytestmark = pytest.mark.book
@@ -143,3 +144,39 @@ def test_a_killed_build_leaves_no_chapter_or_worker_process(tmp_path: Path) -> N
     finally:
         if tool.poll() is None:
             tool.kill()
+
+
+def test_timings_count_policies_trained_and_loaded(tmp_path: Path) -> None:
+    """A chapter that trains one policy, reuses it once and fine-tunes it: 1 trained, 1 loaded."""
+    cache = tmp_path / "cache"
+    chapter = PARAMETERS + textwrap.dedent(f"""\
+        # %%
+        from misalign.ppo import PPOConfig, train, train_cached
+        from misalign.scenarios import get_scenario
+        sc = get_scenario("coin-at-exit-v2")
+        cfg = PPOConfig(total_steps=512, num_envs=16, num_steps=32, minibatch_size=512)
+        first = train_cached(sc, 0, cfg, cache_dir={str(cache)!r})
+        again = train_cached(sc, 0, cfg, cache_dir={str(cache)!r})
+        train(sc, cfg, 0, init=again.policy)  # continuing a policy is not a new one
+        """)
+    root = make_book(tmp_path / "b", {"01_policies": chapter, "02_none": PARAMETERS})
+    proc = run_build_tool("--root", str(root), "--no-html", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    timings = json.loads((root / "_build" / "timings.json").read_text())
+    assert timings["policies"] == {
+        "book/01_policies.py": {"trained": 1, "loaded": 1},
+        "book/02_none.py": {"trained": 0, "loaded": 0},
+    }
+
+
+def test_appendix_table_shows_policies_per_chapter() -> None:
+    timings = {
+        "profile": "full",
+        "jobs": 2,
+        "execute_wall_s": 12.0,
+        "chapters": {"book/01_a.py": 10.0, "book/02_b.py": 2.0},
+        "policies": {"book/01_a.py": {"trained": 40, "loaded": 3}, "book/02_b.py": {"trained": 0, "loaded": 7}},
+    }
+    table = render_appendix(timings, {"torch": "2.13.0"}, {"cores": 2})
+    assert "| `book/01_a.py` | 10.0 | 40 | 3 |" in table
+    assert "| `book/02_b.py` | 2.0 | 0 | 7 |" in table

@@ -38,6 +38,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from misalign.cache import POLICY_LOG_ENV
+
+try:  # imported here, not in the signal handler that kills chapter trees
+    import psutil
+except ImportError:  # a dependency of the dev tools; without it the process group is the fallback
+    psutil = None
 
 PROFILES = ("full", "smoke", "confirm")  # confirm: the published run on fresh seeds (tools/confirm.py)
 CONFIRM_PROFILE = re.compile(r"confirm_profile\(")  # how a chapter declares that it has one
@@ -160,8 +166,11 @@ def execute_one(src: Path, dst: Path, profile: str, result_path: Path) -> int:
     return 0 if result["ok"] else 1
 
 
-def chapter_env(record_dir: Path, chapter: Chapter) -> dict[str, str]:
+def chapter_env(record_dir: Path, chapter: Chapter, policy_log: Path | None = None) -> dict[str, str]:
     """Environment of a chapter's kernel: one thread each, no GUI, where to record.
+
+    ``policy_log``, if given, is where training appends one line per policy it trained or
+    loaded from the cache (:func:`misalign.cache.note_policy`).
 
     The profile is not passed here: a chapter reads it only from its ``profile``
     parameter (papermill injects any profile but the default, ``full``).
@@ -177,7 +186,15 @@ def chapter_env(record_dir: Path, chapter: Chapter) -> dict[str, str]:
         MISALIGN_CHAPTER=chapter.name,
         MISALIGN_CONFIRM_RECORD=str((chapter.source.parent.parent / "data" / "confirm_record.json").resolve()),
     )
+    if policy_log is not None:
+        env[POLICY_LOG_ENV] = str(policy_log.resolve())
     return env
+
+
+def count_policies(policy_log: Path) -> dict[str, int]:
+    """How many policies a chapter trained and how many it loaded from the cache."""
+    events = policy_log.read_text(encoding="utf-8").split() if policy_log.is_file() else []
+    return {"trained": events[0::2].count("trained"), "loaded": events[0::2].count("loaded")}
 
 
 # Chapter processes now running: an interrupted or timed-out build ends every one of them, with
@@ -188,9 +205,7 @@ _RUNNING_LOCK = threading.Lock()
 
 def kill_tree(pid: int) -> None:
     """Kill process ``pid``, its process group and every descendant (SIGKILL; gone ones are skipped)."""
-    try:
-        import psutil  # a dependency of the dev tools; without it the process group is the fallback
-
+    if psutil is not None:
         try:
             root = psutil.Process(pid)
             family = [*root.children(recursive=True), root]
@@ -201,8 +216,6 @@ def kill_tree(pid: int) -> None:
                 proc.kill()
             except psutil.NoSuchProcess:
                 pass
-    except ImportError:
-        pass
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -229,6 +242,8 @@ def run_chapter(chapter: Chapter, root: Path, build: Path, profile: str, timeout
     logs.mkdir(parents=True, exist_ok=True)
     result_path = logs / f"{chapter.name}.result.json"
     result_path.unlink(missing_ok=True)
+    policy_log = logs / f"{chapter.name}.policies.log"
+    policy_log.unlink(missing_ok=True)
     cmd = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -244,7 +259,7 @@ def run_chapter(chapter: Chapter, root: Path, build: Path, profile: str, timeout
             cmd,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=chapter_env(build / "records", chapter),
+            env=chapter_env(build / "records", chapter, policy_log),
             start_new_session=True,  # so a timeout can kill it and its children
         )
         with _RUNNING_LOCK:
@@ -269,7 +284,7 @@ def run_chapter(chapter: Chapter, root: Path, build: Path, profile: str, timeout
             "ename": "ExecutionFailed",
             "evalue": f"exit {proc.returncode}; see {logs / (chapter.name + '.log')}",
         }
-    result.update(file=rel, wall_s=wall)
+    result.update(file=rel, wall_s=wall, policies=count_policies(policy_log))
     return result
 
 
@@ -338,10 +353,17 @@ def render_appendix(timings: dict[str, Any], versions: dict[str, str], machine: 
         "",
         "## Chapter execution times",
         "",
-        "| chapter | wall time (s) |",
-        "|---|---:|",
+        "Policies trained counts every fresh training run; policies loaded counts those reused",
+        "from the trained-policy cache (trained earlier, or by another chapter with the same",
+        "settings). A sweep cell found in the cache loads nothing and counts in neither.",
+        "",
+        "| chapter | wall time (s) | policies trained | policies loaded from the cache |",
+        "|---|---:|---:|---:|",
     ]
-    lines += [f"| `{f}` | {s:.1f} |" for f, s in timings["chapters"].items()]
+    none = {"trained": 0, "loaded": 0}
+    for f, s in timings["chapters"].items():
+        n = timings.get("policies", {}).get(f, none)
+        lines.append(f"| `{f}` | {s:.1f} | {n['trained']} | {n['loaded']} |")
     lines += ["", "## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {k.replace('_', ' ')} | {v} |" for k, v in machine.items()]
     lines += ["", "## Package versions", "", "| package | version |", "|---|---|"]
@@ -386,6 +408,7 @@ def build(args: argparse.Namespace) -> int:
         "jobs": jobs,
         "execute_wall_s": round(execute_wall, 3),
         "chapters": {r["file"]: r["wall_s"] for r in results},
+        "policies": {r["file"]: r["policies"] for r in results},
     }
     from misalign.claims import collect_records, write_json_atomic
 

@@ -32,6 +32,24 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("MISALIGN_CACHE", Path.home() / ".cache" / "misalign"))
 
 
+POLICY_LOG_ENV = "MISALIGN_POLICY_LOG"
+
+
+def note_policy(event: str, name: str) -> None:
+    """Append ``event name`` (``trained`` or ``loaded``) to ``$MISALIGN_POLICY_LOG``, if set.
+
+    Why: the book build counts, per chapter, how many policies it trained and how many it
+    reused from the cache; chapters train in worker processes, so the tally is a file that
+    each process appends one short line to (``O_APPEND`` keeps the lines whole).
+    """
+    if event not in ("trained", "loaded"):
+        raise ValueError(f"event must be 'trained' or 'loaded', got {event!r}")
+    path = os.environ.get(POLICY_LOG_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(f"{event} {name}\n")
+
+
 def _imports(path: Path) -> set[str]:
     """The misalign modules a source file imports (``misalign.x.y`` -> ``x/y``)."""
     found = set()

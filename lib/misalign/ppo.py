@@ -38,7 +38,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from misalign.agents import ActorCritic, FoldedForward, load_policy, save_policy
-from misalign.cache import atomic_dump, cell_key, default_cache_dir
+from misalign.cache import atomic_dump, cell_key, default_cache_dir, note_policy
 from misalign.gridworld import GridWorld
 from misalign.scenarios import Scenario, as_scenario
 from misalign.validation import check_int_range
@@ -136,7 +136,10 @@ def train(
     scenario = as_scenario(scenario)
     check_int_range("seed", seed, 0, 2**63 - 1)
     with cpu_threads(config.threads):
-        return _train(scenario, config, seed, progress, checkpoint_every, init, env, callback)
+        result = _train(scenario, config, seed, progress, checkpoint_every, init, env, callback)
+    if init is None:  # a fresh policy (continuing one, as deployments do, is not counted)
+        note_policy("trained", f"{scenario.name}-seed{seed}")
+    return result
 
 
 class Adam:
@@ -356,6 +359,7 @@ def train_cached(
     weights, meta = folder / f"{scenario.name}-{key}.pt", folder / f"{scenario.name}-{key}.meta.pkl"
     if weights.exists() and meta.exists():
         info = joblib.load(meta)
+        note_policy("loaded", weights.stem)
         return TrainResult(load_policy(weights), info["history"], info["steps"], info["seconds"])
     result = train(scenario, config, seed, progress=progress)
     atomic_dump({"history": result.history, "steps": result.steps, "seconds": result.seconds}, meta)
