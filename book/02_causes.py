@@ -123,8 +123,9 @@ def budget_text(b: dict[str, float], grid: list[float]) -> str:
 # ## The inner failure: how much diversity prevents it?
 #
 # We train on coin-diverse levels with a share alpha of coins away from the exit, for
-# alpha from 0 to a quarter, **at one fixed training budget** (the budget at which
-# chapter 1's coin-at-exit policies are fully trained; alpha = 0 reuses them). A
+# alpha from 0 to a quarter, **at one fixed training budget** (alpha = 0 is the
+# version-1 coin-at-exit world itself, the world chapter 1 used before it moved to
+# procedurally varied levels; this chapter moves in its own issue). A
 # fixed budget matters: a harder training distribution may take longer to learn, so
 # extra diversity can turn goal misgeneralization into *capability failure* rather than
 # success (this sweep shows it below, and the claims at the end check it). So every
@@ -211,8 +212,8 @@ glue("train_h_amax", train_h.loc[a_max], tolerance=0.1, fmt=".0%")
 # {glue:text}`coin_amax` ({glue:text}`coin_amax_lo`–{glue:text}`coin_amax_hi`). The
 # training success (mean H of the last training episodes) is {glue:text}`train_h_a0` at
 # alpha = 0 and {glue:text}`train_h_amax` at the largest alpha: the diverse levels are
-# harder, and this budget does not finish learning them (chapter 1 needed four times as
-# many steps to make alpha = 0.25 mostly aligned).
+# harder, and this budget does not finish learning them (the version-1 coin-diverse
+# policies of chapters 3 and 4 take four times as many steps to become mostly aligned).
 #
 # The path between the two ends is not monotone, and it is the fixed-budget warning
 # above in miniature. The capability-failure share peaks at alpha = {glue:text}`cap_peak_alpha`:

@@ -95,8 +95,9 @@ criteria = GoalCriteria()
 # %% [markdown]
 # ## Three policies, and a random twin of each
 #
-# We reuse chapter 1's coin policies, trained with the same budgets (so the trainings
-# come from its cache): **coin-at-exit**, trained where the coin always sits in front of
+# We use the version-1 coin policies (the worlds chapter 1 used before it moved to
+# procedurally varied levels; this chapter moves in its own issue), shared with chapter 4
+# through the training cache: **coin-at-exit**, trained where the coin always sits in front of
 # the exit door, and **coin-diverse**, where a quarter of training levels put the coin
 # elsewhere. The third is new: **keys-and-chests** {cite}`langosco2022goal`, where R = H
 # = +1 for every chest opened and a chest needs a key; training levels have 2 keys and 4

@@ -88,7 +88,7 @@ from misalign.stats import mean_ci, summarize, wilson_ci
 from misalign.sweeps import run_sweep
 
 started = time.perf_counter()
-CH1_STEPS = {c.scenario: c.total_steps for c in FRAMING1_CASES}  # chapter 1's policies are reused (cached)
+CH1_STEPS = {c.scenario: c.total_steps for c in FRAMING1_CASES}  # version-1 coin policies, shared with chapter 3 (cached)
 PROFILES = {
     "full": Profile(n_seeds=10, settings={
         "short_steps": 500_000, "long_steps": CH1_STEPS["coin-at-exit"],
@@ -139,10 +139,12 @@ glue("stakes_updates", settings["stakes_updates"])
 # %% [markdown]
 # ## 1. Goal robustness: correcting the exit-seeking policy online
 #
-# Chapter 1's coin-at-exit policies learned "go to the exit" instead of "get the coin".
+# The version-1 coin-at-exit policies (the worlds chapter 1 used before it moved to
+# procedurally varied levels; chapter 3 studies the same policies) learned "go to the
+# exit" instead of "get the coin".
 # Deploy them on test levels, where the coin is anywhere, and pay them what people want
 # (H: the coin). How many updates until they stop walking out without the coin? We
-# compare the chapter-1 policies (2×64 MLP, {glue:text}`long_steps` training steps)
+# compare those policies (2×64 MLP, {glue:text}`long_steps` training steps)
 # with policies trained for only {glue:text}`short_steps` steps with 32, 64 or 128
 # hidden units.
 
@@ -192,9 +194,9 @@ long_seed = robust_seed[robust_seed["policy"] == "long, 64 units"]
 short_seed = robust_seed[robust_seed["policy"] == "short, 64 units"]
 
 # %% [markdown]
-# The chapter-1 policies started by exiting without the coin in {glue:text}`r_long_initial`
+# The long-trained policies started by exiting without the coin in {glue:text}`r_long_initial`
 # of deployment episodes (95% CI {glue:text}`r_long_initial_low`–{glue:text}`r_long_initial_high`:
-# a few seeds wander on test levels instead, as chapter 1 found). With H as the online
+# a few seeds wander on test levels instead, as chapter 1 found in its version-1 worlds). With H as the online
 # reward at learning rate {glue:text}`lr`, misbehaviour halved within the
 # {glue:text}`robust_updates` updates in {glue:text}`r_long_corrected` of
 # {glue:text}`n_seeds` seeds; counting the others as {glue:text}`robust_updates`, N50 was
@@ -486,7 +488,7 @@ glue("k_lrhi_n50", lr_hi["n50"].fillna(settings["stakes_updates"]).mean(), toler
 # ## 5. An online outer failure
 #
 # The reverse direction: a policy that behaves well, deployed under a *misspecified*
-# online reward. Chapter 1's coin-diverse policies go for the coin on test levels. In
+# online reward. The version-1 coin-diverse policies go for the coin on test levels. In
 # deployment the reward now pays for reaching the exit (a plausible proxy: "finished the
 # level") and nothing for the coin. How fast do they learn to leave the coin behind?
 
@@ -532,8 +534,10 @@ glue("out_reached", int(outer_seed["n_half"].notna().sum()))
 # %% [markdown]
 # ## What this chapter cost
 #
-# The published profile reuses chapter 1's trained policies (coin-at-exit and
-# coin-diverse, {glue:text}`long_steps` steps each, from the shared training cache) and
+# The published profile shares the version-1 coin-at-exit and coin-diverse policies
+# ({glue:text}`long_steps` steps each) with chapter 3 through the training cache
+# (whichever chapter runs first trains them; the appendix counts the policies each
+# chapter trained and loaded) and
 # trains everything else here: {glue:text}`n_new_policies` new policies and
 # {glue:text}`n_updates` deployment updates. Cut to fit the budget: the longer-trained
 # variants come only at 64 units (32 and 128 units are trained for the short budget
@@ -552,7 +556,7 @@ pd.DataFrame({"seconds": timings}).round(0)
 
 # %% [markdown]
 # This page executed in {glue:text}`elapsed` seconds of wall-clock time in the run that
-# produced it (with chapter 1's policies already cached; the time depends on the machine
+# produced it (with or without the shared policies in the cache; the time depends on the machine
 # and its load, and the appendix lists every chapter's time). The table splits it by
 # section.
 
@@ -562,7 +566,7 @@ pd.DataFrame({"seconds": timings}).round(0)
 # %%
 s32, s128 = (robust_seed[robust_seed["policy"] == f"short, {h} units"] for h in (32, 128))
 claim(long_seed["initial"].mean() > 0.5,
-      "chapter-1 coin-at-exit policies start by exiting without the coin in most deployment episodes (mean)")
+      "long-trained coin-at-exit policies start by exiting without the coin in most deployment episodes (mean)")
 claim(mean_ci(long_seed["final"])[0] < mean_ci(long_seed["initial"])[0],
       "online correction with H lowers that misbehaviour")
 claim(mean_ci(long_seed["H_final"])[2] < 0.5,
