@@ -86,6 +86,7 @@ from misalign.experiments.online import (
 from misalign.online import DeployConfig, catastrophe_probability, deployment_summary, oversight_summary, rises_to
 from misalign.stats import mean_ci, summarize, wilson_ci
 from misalign.sweeps import run_sweep
+from scipy.stats import wilcoxon
 
 started = time.perf_counter()
 CH1_STEPS = {c.scenario: c.total_steps for c in FRAMING1_CASES}  # version-1 coin policies, shared with chapter 3 (cached)
@@ -517,11 +518,14 @@ for col, tol, fmt in (("initial", 0.1, ".0%"), ("final", 0.15, ".0%"), ("H_initi
                       ("H_final", 0.15, ".0%"), ("n_half", 3.0, ".1f")):
     glue_interval(f"out_{col}", mean_ci(outer_seed[col].fillna(settings["outer_updates"])), tolerance=tol, fmt=fmt)
 glue("out_reached", int(outer_seed["n_half"].notna().sum()))
+out_p = wilcoxon(outer_seed["final"], outer_seed["initial"], alternative="greater").pvalue  # paired, over seeds
+glue("out_p", out_p, tolerance=0.05, fmt=".3f")
 
 # %% [markdown]
 # The policies started by exiting without the coin in {glue:text}`out_initial` of
 # episodes (H {glue:text}`out_H_initial`). Under the exit-paying online reward, coinless
-# exits rose to {glue:text}`out_final` (CI {glue:text}`out_final_low`–{glue:text}`out_final_high`)
+# exits rose to {glue:text}`out_final` (CI {glue:text}`out_final_low`–{glue:text}`out_final_high`;
+# paired one-sided Wilcoxon test over seeds, p = {glue:text}`out_p`)
 # within {glue:text}`outer_updates` updates, and H fell to {glue:text}`out_H_final`
 # (CI {glue:text}`out_H_final_low`–{glue:text}`out_H_final_high`); {glue:text}`out_reached`
 # of {glue:text}`n_seeds` seeds passed half of their episodes (N50-like count, censored at
@@ -587,7 +591,7 @@ claim(mean_ci(hid["probe_observed_end"])[1] > mean_ci(hid["policy_observed_end"]
 claim(all(v[0] >= 0.7 for v in p1.values()), "at K = 1, catastrophe in at least 70% of seeds in every setting")
 claim(mean_ci(fast["misbehaving_before"])[2] < mean_ci(slow["misbehaving_before"])[1],
       "more frequent feedback means fewer misbehaving episodes before correction (disjoint CIs)")
-claim(mean_ci(outer_seed["final"])[1] > mean_ci(outer_seed["initial"])[2],
-      "online outer failure: the exit-paying online reward raises coinless exits (disjoint CIs)")
+claim(out_p < 0.05,
+      "online outer failure: the exit-paying online reward raises coinless exits (paired Wilcoxon over seeds, p < 0.05)")
 claim(len(seeds) >= 10, "the published profile uses at least 10 seeds")
 check_claims()

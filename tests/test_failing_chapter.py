@@ -147,7 +147,7 @@ def test_a_killed_build_leaves_no_chapter_or_worker_process(tmp_path: Path) -> N
 
 
 def test_timings_count_policies_trained_and_loaded(tmp_path: Path) -> None:
-    """A chapter that trains one policy, reuses it once and fine-tunes it: 1 trained, 1 loaded."""
+    """A chapter that trains one policy, loads it twice and fine-tunes it: 1 trained, 1 distinct loaded."""
     cache = tmp_path / "cache"
     chapter = PARAMETERS + textwrap.dedent(f"""\
         # %%
@@ -157,6 +157,7 @@ def test_timings_count_policies_trained_and_loaded(tmp_path: Path) -> None:
         cfg = PPOConfig(total_steps=512, num_envs=16, num_steps=32, minibatch_size=512)
         first = train_cached(sc, 0, cfg, cache_dir={str(cache)!r})
         again = train_cached(sc, 0, cfg, cache_dir={str(cache)!r})
+        train_cached(sc, 0, cfg, cache_dir={str(cache)!r})  # the same policy again: one distinct load
         train(sc, cfg, 0, init=again.policy)  # continuing a policy is not a new one
         """)
     root = make_book(tmp_path / "b", {"01_policies": chapter, "02_none": PARAMETERS})

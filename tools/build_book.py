@@ -192,9 +192,13 @@ def chapter_env(record_dir: Path, chapter: Chapter, policy_log: Path | None = No
 
 
 def count_policies(policy_log: Path) -> dict[str, int]:
-    """How many policies a chapter trained and how many it loaded from the cache."""
-    events = policy_log.read_text(encoding="utf-8").split() if policy_log.is_file() else []
-    return {"trained": events[0::2].count("trained"), "loaded": events[0::2].count("loaded")}
+    """How many policies a chapter trained (training runs) and how many distinct cached ones it loaded."""
+    lines = policy_log.read_text(encoding="utf-8").splitlines() if policy_log.is_file() else []
+    events = [line.split(" ", 1) for line in lines if " " in line]
+    return {
+        "trained": sum(event == "trained" for event, _ in events),
+        "loaded": len({name for event, name in events if event == "loaded"}),
+    }
 
 
 # Chapter processes now running: an interrupted or timed-out build ends every one of them, with
@@ -353,9 +357,10 @@ def render_appendix(timings: dict[str, Any], versions: dict[str, str], machine: 
         "",
         "## Chapter execution times",
         "",
-        "Policies trained counts every fresh training run; policies loaded counts those reused",
-        "from the trained-policy cache (trained earlier, or by another chapter with the same",
-        "settings). A sweep cell found in the cache loads nothing and counts in neither.",
+        "Policies trained counts every fresh training run; policies loaded counts the distinct",
+        "policies reused from the trained-policy cache (trained earlier, or by another chapter",
+        "with the same settings). A sweep cell found in the cache loads nothing and counts in",
+        "neither, so a warm rebuild shows few of either.",
         "",
         "| chapter | wall time (s) | policies trained | policies loaded from the cache |",
         "|---|---:|---:|---:|",
