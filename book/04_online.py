@@ -202,14 +202,15 @@ short_seed = robust_seed[robust_seed["policy"] == "short, 64 units"]
 # {glue:text}`robust_updates` updates in {glue:text}`r_long_corrected` of
 # {glue:text}`n_seeds` seeds; counting the others as {glue:text}`robust_updates`, N50 was
 # {glue:text}`r_long_n50` updates (CI {glue:text}`r_long_n50_low`–{glue:text}`r_long_n50_high`),
-# and misbehaviour ended at {glue:text}`r_long_final`. So the exit goal gives way to better
-# reward, but over tens of updates, each computed from about
+# and misbehaviour ended at {glue:text}`r_long_final`. So the exit goal yields to better
+# reward slowly, if at all: over tens of updates, each computed from about
 # {glue:text}`r_episodes_per_update` deployment episodes, not within a handful.
 #
 # **Finding: the misbehaviour goes before the intended goal comes.** H rose only to
 # {glue:text}`r_long_H_final` (CI {glue:text}`r_long_H_final_low`–{glue:text}`r_long_H_final_high`).
-# Online feedback did not install "get the coin"; the policies mostly stopped exiting and
-# wandered until the time limit, a capability failure in chapter 1's terms. The essay's
+# Online feedback did not install "get the coin": where exits without the coin fell, the
+# policies did not take the coin instead but wandered until the time limit, a capability
+# failure in chapter 1's terms. The essay's
 # dichotomy (goals that bend quickly versus goals that resist) leaves out this third
 # path: the undesired goal is weakened without being replaced.
 #
