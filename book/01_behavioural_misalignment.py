@@ -88,6 +88,7 @@ from misalign.experiments.behavioural import (
     sensitivity,
     verdict_table,
 )
+from misalign.experiments.budgets import budget_curve_cell
 from misalign.gridworld import level_bank
 from misalign.hypotheses import Hypothesis, Preregistration, evaluate
 from misalign.outcomes import OUTCOMES, Thresholds, outcome_table, shares_per_seed
@@ -271,6 +272,61 @@ for ax, case in zip(axes, FRAMING1_CASES, strict=True):
     ax.set(title=f"{case.scenario}\n({case.expected})", xlabel="efficiency", ylabel="margin" if ax is axes[0] else "")
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ### How much the inner verdict depends on the training budget
+#
+# A verdict read at one budget could be a stage of learning rather than its result. We
+# retrain the inner row's first {glue:text}`n_side_seeds` seeds once each, keep a copy of
+# the policy as it passes an eighth, a quarter, a half and all of its budget, and
+# classify each copy on the same test levels ({mod}`misalign.budgets`: one run per seed
+# instead of one per budget; the last copy is the published policy). The copies share
+# the full run's learning-rate schedule, which anneals to zero at the end, so an early
+# copy is a policy mid-way through this run, not what a shorter run would end with.
+
+# %%
+fractions = (0.125, 0.25, 0.5, 1.0)
+inner_budget = ch.profile.budget(INNER.total_steps)
+budgets = [max(1, round(f * inner_budget)) for f in fractions]
+curve = run_sweep(budget_curve_cell, [{"scenario": INNER.scenario, "total_steps": inner_budget, "at_steps": tuple(budgets),
+                                       "n_episodes": settings["episodes"], **dict(INNER.overrides)}],
+                  side_seeds, progress=True).drop(columns="at_steps")
+curve_rows = verdict_table(seed_verdicts(curve, by="budget"), dict.fromkeys(budgets, INNER.expected), by="budget")
+curve_shares = outcome_table(shares_per_seed(curve, by="budget"), by="budget", interval="bootstrap")
+fig, axes = plt.subplots(1, 2, figsize=(13, 3.6))
+expected_share = curve_shares[curve_shares["outcome"] == INNER.expected]
+for ax, table, y, what in ((axes[0], curve_rows, "share", "share of seeds (Clopper-Pearson 95%)"),
+                           (axes[1], expected_share, "share", "share of test episodes (bootstrap 95%)")):
+    ax.errorbar(table["budget"], table[y], yerr=[table[y] - table["low"], table["high"] - table[y]],
+                marker="o", capsize=3, color=OUTCOME_COLOURS[INNER.expected])
+    ax.set(xscale="log", ylim=(0, 1.02), xlabel="budget at which the copy was kept (steps, log scale)", ylabel=what,
+           title=f"{INNER.scenario}: {INNER.expected}, {len(side_seeds)} seeds")
+    ax.set_xticks(budgets, [f"{b / 1e6:g}M" for b in budgets])
+    ax.minorticks_off()
+fig.tight_layout()
+plt.show()
+curve_rows[["budget", "expected", "seeds", "n", "share", "low", "high", "other verdict", "other seeds"]].style.hide(
+    axis="index").format(precision=3)
+
+# %% tags=["remove-cell"]
+by_budget = curve_rows.set_index("budget")
+settled = by_budget["share"] >= 0.9
+stable_from = next((b for b in budgets if settled.loc[b:].all()), None)
+glue("curve_stable_from", f"{stable_from:,} steps" if stable_from is not None else "none of the budgets measured")
+for name, budget in (("eighth", budgets[0]), ("half", budgets[2])):
+    glue(f"curve_{name}_seeds", int(by_budget.loc[budget, "seeds"]))
+    glue(f"curve_{name}_steps", f"{budget:,}")
+    glue_interval(f"curve_{name}_episodes", expected_share.set_index("budget").loc[budget, ["share", "low", "high"]],
+                  tolerance="interval", fmt=".0%", suffixes=("_share", "_low", "_high"))
+
+# %% [markdown]
+# Inner misalignment is the verdict of at least 90% of these seeds from
+# {glue:text}`curve_stable_from` on. At half the budget ({glue:text}`curve_half_steps`
+# steps) it is the verdict of {glue:text}`curve_half_seeds` of {glue:text}`n_side_seeds`
+# seeds, with {glue:text}`curve_half_episodes_share` of test episodes
+# ({glue:text}`curve_half_episodes_low` to {glue:text}`curve_half_episodes_high`); at an
+# eighth ({glue:text}`curve_eighth_steps` steps) of {glue:text}`curve_eighth_seeds`, with
+# {glue:text}`curve_eighth_episodes_share` of test episodes.
 
 # %% [markdown]
 # ## The inner row: a place as the goal, a coin that is seen and ignored
@@ -589,6 +645,8 @@ claim(ev.loc["revealed goal: the place", "low"] > ev.loc["revealed goal: coin", 
 claim(ev.loc["place confirmed by the counterfactual", "low"] > 0.5,
       f"{INNER.scenario}: the counterfactual keeps the place in most episodes (interval above 0.5)")
 claim(ev.loc["selectivity", "low"] > 0, f"{INNER.scenario}: the coin's direction is decodable above the control task")
+claim(by_budget.loc[budgets[2], "share"] >= 0.9,
+      f"{INNER.scenario}: the inner verdict already holds at half the budget in at least 90% of seeds")
 claim(look_inner < len(side_seeds) / 2, "coin-at-exit-v2 does not land in inner misalignment in most seeds")
 claim(mean_r.loc["checkpoint-v2", "R"] > 1.0 > mean_r.loc["checkpoint-v2", "H"],
       "checkpoint-v2 policies earn more R than leaving would (1.0) while H stays below it")
