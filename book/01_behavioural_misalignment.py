@@ -279,7 +279,7 @@ plt.show()
 # A verdict read at one budget could be a stage of learning rather than its result. We
 # retrain the inner row's first {glue:text}`n_side_seeds` seeds once each, keep a copy of
 # the policy as it passes an eighth, a quarter, a half and all of its budget, and
-# classify each copy on the same test levels ({mod}`misalign.budgets`: one run per seed
+# classify each copy on the same test levels (`misalign.budgets`: one run per seed
 # instead of one per budget; the last copy is the published policy). The copies share
 # the full run's learning-rate schedule, which anneals to zero at the end, so an early
 # copy is a policy mid-way through this run, not what a shorter run would end with.
