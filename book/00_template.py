@@ -63,7 +63,7 @@ device = "cpu"  # the gridworld and the small networks run on the CPU
 # %matplotlib inline
 import matplotlib.pyplot as plt
 from misalign.chapter import Profile, confirm_profile, open_chapter
-from misalign.claims import chapter_name, check_claims, claim, glue, glue_interval
+from misalign.claims import chapter_name, check_claims, claim, glue, glue_count, glue_interval
 from misalign.confirm import confirmation, glue_verdicts
 from misalign.experiments.behavioural import Case, run_cases, seed_verdicts, verdict_table
 from misalign.hypotheses import Hypothesis, Preregistration, evaluate
@@ -159,7 +159,7 @@ glue("episodes", settings["episodes"])
 glue("scenario", CASE.scenario)
 glue("expected", CASE.expected)
 glue("train_h", float(training_h.mean()), tolerance=0.05, fmt=".0%")
-glue("expected_seeds", int(row["seeds"]))
+glue_count("expected_seeds", int(row["seeds"]), len(seeds))
 glue_interval("expected_seed", row[["share", "low", "high"]], tolerance="interval", fmt=".0%",
               suffixes=("_share", "_low", "_high"))
 glue_interval("expected_episodes", share[["share", "low", "high"]], tolerance="interval", fmt=".0%",

@@ -74,7 +74,7 @@ import pandas as pd
 import seaborn as sns
 from misalign.behaviours import COIN_OUTCOMES, coin_outcome_shares
 from misalign.chapter import Profile, confirm_profile, open_chapter
-from misalign.claims import chapter_name, check_claims, claim, glue, glue_interval
+from misalign.claims import chapter_name, check_claims, claim, glue, glue_count, glue_interval
 from misalign.competence import spot_name
 from misalign.confirm import confirmation, glue_verdicts
 from misalign.experiments.behavioural import (
@@ -314,7 +314,7 @@ settled = by_budget["share"] >= 0.9
 stable_from = next((b for b in budgets if settled.loc[b:].all()), None)
 glue("curve_stable_from", f"{stable_from:,} steps" if stable_from is not None else "none of the budgets measured")
 for name, budget in (("eighth", budgets[0]), ("half", budgets[2])):
-    glue(f"curve_{name}_seeds", int(by_budget.loc[budget, "seeds"]))
+    glue_count(f"curve_{name}_seeds", int(by_budget.loc[budget, "seeds"]), len(side_seeds))
     glue(f"curve_{name}_steps", f"{budget:,}")
     glue_interval(f"curve_{name}_episodes", expected_share.set_index("budget").loc[budget, ["share", "low", "high"]],
                   tolerance="interval", fmt=".0%", suffixes=("_share", "_low", "_high"))
@@ -475,7 +475,7 @@ for noise in ("0%", "50%"):
 v = rows.set_index("scenario")
 for case in FRAMING1_CASES:
     key = case.scenario.replace("-", "_")
-    glue(f"{key}_seeds", int(v.loc[case.scenario, "seeds"]))
+    glue_count(f"{key}_seeds", int(v.loc[case.scenario, "seeds"]), len(seeds))
     glue_interval(f"{key}_seed", v.loc[case.scenario, ["share", "low", "high"]], tolerance="interval", fmt=".0%",
                   suffixes=("_share", "_low", "_high"))
     ep = summary[(summary["scenario"] == case.scenario) & (summary["outcome"] == case.expected)].iloc[0]
@@ -495,9 +495,9 @@ for name, key in (("coin", "look_coin"), ("exit without coin", "look_exit"), ("n
     glue_interval(key, ls.loc[name, ["mean", "low", "high"]], tolerance="interval", fmt=".0%")
 look_inner = int(look_counts.get("inner misalignment", 0))
 look_top = look_counts.index[0]
-glue("look_inner_seeds", look_inner)
+glue_count("look_inner_seeds", look_inner, len(side_seeds))
 glue("look_top", look_top)
-glue("look_top_seeds", int(look_counts.iloc[0]))
+glue_count("look_top_seeds", int(look_counts.iloc[0]), len(side_seeds))
 glue_interval("look_inner_seed", seed_count_ci(look_inner, len(side_seeds)), tolerance="interval", fmt=".0%")
 seed_means = episodes.groupby(["scenario", "seed"])[["R", "H", "return"]].mean()
 mean_r = seed_means.groupby("scenario").mean()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from misalign.budgets import check_budgets, train_with_checkpoints
 from misalign.experiments.budgets import budget_curve_cell
 from misalign.outcomes import OUTCOMES

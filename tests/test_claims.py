@@ -140,3 +140,16 @@ def test_interval_tolerance_is_the_larger_half_width_with_a_floor(record_env, gl
     assert values["flat"]["tolerance"] == claims.INTERVAL_FLOOR
     with pytest.raises(ValueError, match="tolerance must be a number, None or 'interval'"):
         claims.glue_interval("bad", (0.5, 0.4, 0.6), tolerance="seed")
+
+
+def test_count_tolerance_is_the_clopper_pearson_half_width_in_seeds(record_env, glued) -> None:
+    claims.glue_count("all", 10, 10)
+    claims.glue_count("half", 10, 20)
+    values = _record(record_env)["values"]
+    assert values["all"]["value"] == 10
+    assert values["all"]["tolerance"] == pytest.approx(10 * (1 - 0.025 ** (1 / 10)), rel=1e-6)  # two-sided CP low of 10/10
+    assert 2.0 < values["half"]["tolerance"] < 5.0  # 10 of 20: about +-0.23, i.e. +-4.5 seeds
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        claims.glue_count("bad", 11, 10)
+    with pytest.raises(TypeError, match="k must be a whole number"):
+        claims.glue_count("bad", 9.5, 10)

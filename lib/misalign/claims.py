@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from misalign.stats import seed_count_ci
+
 RECORD_DIR_ENV = "MISALIGN_RECORD_DIR"
 CHAPTER_ENV = "MISALIGN_CHAPTER"
 DEFAULT_RECORD_DIR = Path("_build") / "records"
@@ -177,6 +179,23 @@ def glue_interval(
         glue(f"{name}{suffix}", value, tolerance=tolerance, fmt=fmt, display=display)
         for suffix, value in zip(suffixes, values, strict=True)
     )
+
+
+def glue_count(name: str, k: int, n: int) -> int:
+    """Glue a count ``k`` of ``n`` seeds (say, the seeds whose verdict is the expected one).
+
+    Its drift tolerance is derived, not typed: the larger half-width of the Clopper-Pearson
+    95% interval of ``k / n``, in seeds. A rebuild on another CPU may move a seed or two
+    where that interval says seeds split by chance; the chapter's claims (at least 90% of
+    seeds, say) still decide whether the science holds.
+    """
+    for label, value in (("k", k), ("n", n)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"glue_count {name!r}: {label} must be a whole number, got {value!r}")
+    if not 0 <= k <= n or n < 1:
+        raise ValueError(f"glue_count {name!r}: need 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    share, low, high = seed_count_ci(int(k), int(n))
+    return glue(name, int(k), tolerance=n * max(share - low, high - share))
 
 
 def set_enforcement(enforce: bool, reason: str = "") -> None:
