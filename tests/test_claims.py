@@ -147,7 +147,8 @@ def test_count_tolerance_is_the_clopper_pearson_half_width_in_seeds(record_env, 
     claims.glue_count("half", 10, 20)
     values = _record(record_env)["values"]
     assert values["all"]["value"] == 10
-    assert values["all"]["tolerance"] == pytest.approx(10 * (1 - 0.025 ** (1 / 10)), rel=1e-6)  # two-sided CP low of 10/10
+    cp_low = 0.025 ** (1 / 10)  # two-sided Clopper-Pearson lower bound of 10 of 10
+    assert values["all"]["tolerance"] == pytest.approx(10 * (1 - cp_low), rel=1e-6)
     assert 2.0 < values["half"]["tolerance"] < 5.0  # 10 of 20: about +-0.23, i.e. +-4.5 seeds
     with pytest.raises(ValueError, match="0 <= k <= n"):
         claims.glue_count("bad", 11, 10)
