@@ -139,6 +139,19 @@ def candidate_goals(bank: LevelBank, level: int, spots: Locations | None = None)
     return {**entity_goals(bank, level), **location_goals(bank, level, spots)}
 
 
+@lru_cache(maxsize=4096)
+def _distances_to(walls_bytes: bytes, size: int, cell: int) -> np.ndarray:
+    """:func:`misalign.grid.distances`, kept per (walls, cell), read-only.
+
+    Why: scoring an episode needs each candidate's distance map twice (for the
+    noisy-rational policy and for the shortest path), and the breadth-first search was
+    half of the classifier's time.
+    """
+    d = distances(np.frombuffer(walls_bytes, dtype=bool).reshape(size, size), cell)
+    d.setflags(write=False)
+    return d
+
+
 def boltzmann_toward(walls: np.ndarray, cells: Sequence[int], beta: float, *, stay: bool = False) -> np.ndarray:
     """``(S*S, 4)`` action probabilities of a noisy-rational agent heading for the nearest of ``cells``.
 
@@ -149,7 +162,7 @@ def boltzmann_toward(walls: np.ndarray, cells: Sequence[int], beta: float, *, st
     """
     walls = np.asarray(walls, dtype=bool)
     size = walls.shape[0]
-    d = np.min([distances(walls, c) for c in cells], axis=0)
+    d = np.min([_distances_to(walls.tobytes(), size, int(c)) for c in cells], axis=0)
     nxt = moves(walls, np.arange(size * size))
     q = -(1.0 + np.minimum(d[nxt], 4 * size * size))
     p = np.exp(beta * (q - q.max(axis=1, keepdims=True)))
@@ -206,7 +219,7 @@ def goal_scores_v2(
             continue
         p = _policy(walls.tobytes(), size, cells, float(thresholds.beta), location)
         total = float(np.log(p[path[:scored], acts[:scored]]).sum() - scored * np.log(0.25))
-        shortest = min(distances(walls, c)[path[0]] for c in cells)
+        shortest = min(_distances_to(walls.tobytes(), size, int(c))[path[0]] for c in cells)
         rows.append(
             {
                 "goal": name,
