@@ -8,6 +8,7 @@ engines pay the same one-time costs and cannot share caches.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,3 +41,25 @@ def run_with_lib(lib: Path, script: Path, args: list[str]) -> dict:
     if out.returncode != 0:
         raise RuntimeError(f"{script.name} {' '.join(args)} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def add_compare_arguments(parser: argparse.ArgumentParser, what: str = "version") -> None:
+    """``--compare REF``, ``--repeats`` and ``--json``: the before/after options these benchmarks share."""
+    parser.add_argument("--compare", metavar="REF", help="also run lib/ at this git ref, alternating")
+    parser.add_argument("--repeats", type=int, default=3, help=f"runs of each {what} with --compare")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON line (for --compare)")
+
+
+def alternate(
+    ref: str, script: Path, flags: list[str], repeats: int, on_run: Callable[[int, str, dict], None] | None = None
+) -> dict[str, list[dict]]:
+    """Run ``script flags`` ``repeats`` times on ``lib/`` at ``ref`` ("before") and on the working
+    tree ("after"), alternating fresh processes so that both meet the same machine load."""
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    with lib_at(ref) as old_lib:
+        for i in range(repeats):
+            for label, lib in (("before", old_lib), ("after", ROOT / "lib")):
+                runs[label].append(run_with_lib(lib, script, flags))
+                if on_run is not None:
+                    on_run(i, label, runs[label][-1])
+    return runs

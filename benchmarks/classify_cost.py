@@ -23,6 +23,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _git_lib import add_compare_arguments, alternate  # noqa: E402
+
 
 def measure(seed: int, episodes: int) -> dict:
     """Seconds to classify each row's test episodes, and a digest of the outcomes."""
@@ -45,15 +48,9 @@ def measure(seed: int, episodes: int) -> dict:
 
 
 def compare(ref: str, repeats: int, seed: int, episodes: int) -> dict:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _git_lib import ROOT, lib_at, run_with_lib
-
-    args = ["--seed", str(seed), "--episodes", str(episodes), "--json"]
-    before, after = [], []
-    with lib_at(ref) as old:
-        for _ in range(repeats):
-            before.append(run_with_lib(old, Path(__file__), args))
-            after.append(run_with_lib(ROOT / "lib", Path(__file__), args))
+    flags = ["--seed", str(seed), "--episodes", str(episodes), "--json"]
+    runs = alternate(ref, Path(__file__), flags, repeats)
+    before, after = runs["before"], runs["after"]
     b = statistics.median(r["classify_s"] for r in before)
     a = statistics.median(r["classify_s"] for r in after)
     same = len({r["digest"] for r in before + after}) == 1
@@ -64,9 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--episodes", type=int, default=256, help="test episodes per row (chapter 1: 256)")
-    parser.add_argument("--compare", metavar="REF", help="also time lib/ at this git ref, alternating")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each version with --compare")
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    add_compare_arguments(parser)
     args = parser.parse_args()
     if args.compare:
         r = compare(args.compare, args.repeats, args.seed, args.episodes)

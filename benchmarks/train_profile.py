@@ -41,6 +41,9 @@ from typing import Any
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _git_lib import add_compare_arguments, alternate  # noqa: E402
 from misalign import agents, gridworld, ppo  # noqa: E402
 from misalign.scenarios import get_scenario  # noqa: E402
 
@@ -160,21 +163,13 @@ def print_table(columns: dict[str, dict[str, float]]) -> None:
 
 def compare(ref: str, repeats: int, args: argparse.Namespace) -> None:
     """Alternate fresh processes on ``lib/`` at ``ref`` and on the working tree; report medians."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    from _git_lib import ROOT, lib_at, run_with_lib
-
     flags = ["--json", "--scenario", args.scenario, "--alpha", str(args.alpha), "--steps", str(args.steps)]
     flags += ["--seed", str(args.seed), "--warmup-steps", str(args.warmup_steps)]
-    runs: dict[str, list[dict]] = {"before": [], "after": []}
-    with lib_at(ref) as old_lib:
-        for i in range(repeats):
-            for label, lib in (("before", old_lib), ("after", ROOT / "lib")):
-                out = run_with_lib(lib, Path(__file__), flags)
-                runs[label].append(out)
-                print(
-                    f"round {i + 1} {label:<6} steps/s {out['steps_per_s']:9.0f}  (wall {out['wall_s']:.2f} s)",
-                    flush=True,
-                )
+
+    def show(i: int, label: str, out: dict) -> None:
+        print(f"round {i + 1} {label:<6} steps/s {out['steps_per_s']:9.0f}  (wall {out['wall_s']:.2f} s)", flush=True)
+
+    runs = alternate(ref, Path(__file__), flags, repeats, show)
     med = {k: statistics.median(r["steps_per_s"] for r in v) for k, v in runs.items()}
     shares = {
         k: {n: statistics.median(r["shares"].get(n, 0.0) for r in v) for n in v[0]["shares"]} for k, v in runs.items()
@@ -208,9 +203,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--warmup-steps", type=int, default=50_000, help="untimed run first (0: time a cold process)")
-    parser.add_argument("--compare", metavar="REF", help="also profile lib/ at this git ref, alternating")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each engine with --compare")
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON line (for --compare)")
+    add_compare_arguments(parser, "engine")
     args = parser.parse_args()
     if args.compare:
         compare(args.compare, args.repeats, args)
