@@ -202,6 +202,7 @@ def goal_scores_v2(
     """
     size = bank.size
     walls = bank.walls[level].reshape(size, size)
+    walls_key = walls.tobytes()
     path = np.asarray(trajectory, dtype=np.int64)
     acts = np.asarray(actions, dtype=np.int64)
     entities = entity_goals(bank, level)
@@ -217,9 +218,9 @@ def goal_scores_v2(
         scored = len(acts) if location else steps
         if scored == 0:
             continue
-        p = _policy(walls.tobytes(), size, cells, float(thresholds.beta), location)
+        p = _policy(walls_key, size, cells, float(thresholds.beta), location)
         total = float(np.log(p[path[:scored], acts[:scored]]).sum() - scored * np.log(0.25))
-        shortest = min(_distances_to(walls.tobytes(), size, int(c))[path[0]] for c in cells)
+        shortest = min(_distances_to(walls_key, size, int(c))[path[0]] for c in cells)
         rows.append(
             {
                 "goal": name,
