@@ -306,7 +306,7 @@ for ax, table, y, what in ((axes[0], curve_rows, "share", "share of seeds (Clopp
 fig.tight_layout()
 plt.show()
 curve_rows[["budget", "expected", "seeds", "n", "share", "low", "high", "other verdict", "other seeds"]].style.hide(
-    axis="index").format(precision=3)
+    axis="index").format({"budget": "{:,}"}, precision=3)
 
 # %% tags=["remove-cell"]
 by_budget = curve_rows.set_index("budget")
