@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from conftest import bfs_path
-from misalign.grid import distances, moves, reachable
+from misalign.grid import distances, moves, neighbours, reachable
 from misalign.gridworld import GridWorld, level_bank
 from misalign.levels import LevelBank, LevelSpec, generate_bank, is_solvable
 from misalign.registry import KINDS, Entity
@@ -348,6 +348,27 @@ def test_reachable_matches_breadth_first_distances():
         walls = rng.random((size, size)) < rng.random()
         start = int(rng.integers(size * size))  # sometimes inside a wall: its open neighbours' components
         np.testing.assert_array_equal(reachable(walls, start), np.isfinite(distances(walls, start)))
+
+
+def test_distances_match_scipy_graph_search():
+    """The hand-written breadth-first search against scipy's shortest paths on the move graph
+    (an independent oracle), on random walls of many densities, goals sometimes in a wall."""
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import shortest_path as graph_distances
+
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        size = int(rng.integers(2, 14))
+        walls = rng.random((size, size)) < rng.random()
+        flat, cells = walls.reshape(-1), np.arange(size * size)
+        goal = int(rng.integers(size * size))
+        rows, cols = np.repeat(cells, 4), neighbours(cells, size).reshape(-1)
+        edge = ~flat[rows] & (~flat[cols] | (cols == goal)) & (rows != cols)  # floor to floor, or to the goal
+        graph = csr_array((np.ones(edge.sum()), (rows[edge], cols[edge])), shape=(size * size,) * 2)
+        want = graph_distances(graph, method="D", unweighted=True, indices=[goal], directed=False)[0]
+        want[flat & (cells != goal)] = np.inf  # a wall cell is never a start
+        got = distances(walls, goal)
+        np.testing.assert_array_equal(got, want)
 
 
 def _raises(param: str, accepted: str):
