@@ -115,7 +115,8 @@ def test_timings_and_appendix(book_build) -> None:
     timings = json.loads((BUILD / "timings.json").read_text(encoding="utf-8"))
     assert set(timings["chapters"]) == {f"book/{p.name}" for p in BOOK.glob("*.py")}
     assert set(timings["policies"]) == set(timings["chapters"])
-    assert all(set(n) == {"trained", "loaded"} for n in timings["policies"].values())
+    assert all(set(n) == {"trained", "training_s", "loaded"} for n in timings["policies"].values())
+    assert all((n["training_s"] > 0) == (n["trained"] > 0) for n in timings["policies"].values())
     appendix = (HTML / "book" / "appendix_reproducibility.html").read_text(encoding="utf-8")
     for chapter in timings["chapters"]:
         assert chapter in appendix

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from build_book import render_appendix
+from build_book import count_policies, render_appendix
 from conftest import BUILD_TOOL, run_build_tool
 
 pytestmark = pytest.mark.book
@@ -164,10 +164,27 @@ def test_timings_count_policies_trained_and_loaded(tmp_path: Path) -> None:
     proc = run_build_tool("--root", str(root), "--no-html", timeout=300)
     assert proc.returncode == 0, proc.stderr
     timings = json.loads((root / "_build" / "timings.json").read_text())
-    assert timings["policies"] == {
+    counted = timings["policies"]
+    assert 0 < counted["book/01_policies.py"].pop("training_s") < timings["chapters"]["book/01_policies.py"]
+    assert counted == {
         "book/01_policies.py": {"trained": 1, "loaded": 1},
-        "book/02_none.py": {"trained": 0, "loaded": 0},
+        "book/02_none.py": {"trained": 0, "training_s": 0.0, "loaded": 0},
     }
+
+
+def test_policy_log_lines_carry_training_seconds_and_reject_bad_input(tmp_path: Path, monkeypatch) -> None:
+    from misalign.cache import POLICY_LOG_ENV, note_policy
+
+    log = tmp_path / "policies.log"
+    monkeypatch.setenv(POLICY_LOG_ENV, str(log))
+    note_policy("trained", "room-corner-seed3", 12.3456)
+    note_policy("loaded", "room-corner-abc")
+    note_policy("trained", "room-corner-seed4", 0.5)
+    assert count_policies(log) == {"trained": 2, "training_s": 12.846, "loaded": 1}
+    with pytest.raises(ValueError, match="seconds"):
+        note_policy("trained", "x", -1.0)
+    with pytest.raises(ValueError, match="event.*'trained' or 'loaded'"):
+        note_policy("fitted", "x")
 
 
 def test_appendix_table_shows_policies_per_chapter() -> None:
@@ -176,8 +193,11 @@ def test_appendix_table_shows_policies_per_chapter() -> None:
         "jobs": 2,
         "execute_wall_s": 12.0,
         "chapters": {"book/01_a.py": 10.0, "book/02_b.py": 2.0},
-        "policies": {"book/01_a.py": {"trained": 40, "loaded": 3}, "book/02_b.py": {"trained": 0, "loaded": 7}},
+        "policies": {
+            "book/01_a.py": {"trained": 40, "training_s": 15.25, "loaded": 3},
+            "book/02_b.py": {"trained": 0, "loaded": 7},  # a record from before training times were kept
+        },
     }
     table = render_appendix(timings, {"torch": "2.13.0"}, {"cores": 2})
-    assert "| `book/01_a.py` | 10.0 | 40 | 3 |" in table
-    assert "| `book/02_b.py` | 2.0 | 0 | 7 |" in table
+    assert "| `book/01_a.py` | 10.0 | 40 | 15.2 | 3 |" in table
+    assert "| `book/02_b.py` | 2.0 | 0 | 0.0 | 7 |" in table

@@ -191,13 +191,17 @@ def chapter_env(record_dir: Path, chapter: Chapter, policy_log: Path | None = No
     return env
 
 
-def count_policies(policy_log: Path) -> dict[str, int]:
-    """How many policies a chapter trained (training runs) and how many distinct cached ones it loaded."""
+def count_policies(policy_log: Path) -> dict[str, float]:
+    """How many policies a chapter trained (training runs), the seconds those runs took (each in
+    its own process, so with parallel workers this exceeds the chapter's wall time), and how
+    many distinct cached ones it loaded."""
     lines = policy_log.read_text(encoding="utf-8").splitlines() if policy_log.is_file() else []
-    events = [line.split(" ", 1) for line in lines if " " in line]
+    events = [line.split(" ") for line in lines if " " in line]
+    trained = [e for e in events if e[0] == "trained"]
     return {
-        "trained": sum(event == "trained" for event, _ in events),
-        "loaded": len({name for event, name in events if event == "loaded"}),
+        "trained": len(trained),
+        "training_s": round(sum(float(e[2]) for e in trained if len(e) > 2), 3),
+        "loaded": len({e[1] for e in events if e[0] == "loaded"}),
     }
 
 
@@ -357,18 +361,20 @@ def render_appendix(timings: dict[str, Any], versions: dict[str, str], machine: 
         "",
         "## Chapter execution times",
         "",
-        "Policies trained counts every fresh training run; policies loaded counts the distinct",
-        "policies reused from the trained-policy cache (trained earlier, or by another chapter",
-        "with the same settings). A sweep cell found in the cache loads nothing and counts in",
-        "neither, so a warm rebuild shows few of either.",
+        "Policies trained counts every fresh training run, and training time the seconds those",
+        "runs took, added over the chapter's worker processes (so it can exceed the wall time;",
+        "the rest of a chapter's time is testing, classifying and analysis). Policies loaded",
+        "counts the distinct policies reused from the trained-policy cache (trained earlier, or",
+        "by another chapter with the same settings). A sweep cell found in the cache loads",
+        "nothing and counts in neither, so a warm rebuild shows few of either.",
         "",
-        "| chapter | wall time (s) | policies trained | policies loaded from the cache |",
-        "|---|---:|---:|---:|",
+        "| chapter | wall time (s) | policies trained | training time (s) | policies loaded from the cache |",
+        "|---|---:|---:|---:|---:|",
     ]
-    none = {"trained": 0, "loaded": 0}
+    none = {"trained": 0, "training_s": 0.0, "loaded": 0}
     for f, s in timings["chapters"].items():
-        n = timings.get("policies", {}).get(f, none)
-        lines.append(f"| `{f}` | {s:.1f} | {n['trained']} | {n['loaded']} |")
+        n = none | timings.get("policies", {}).get(f, {})
+        lines.append(f"| `{f}` | {s:.1f} | {n['trained']} | {n['training_s']:.1f} | {n['loaded']} |")
     lines += ["", "## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {k.replace('_', ' ')} | {v} |" for k, v in machine.items()]
     lines += ["", "## Package versions", "", "| package | version |", "|---|---|"]

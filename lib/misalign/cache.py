@@ -35,19 +35,22 @@ def default_cache_dir() -> Path:
 POLICY_LOG_ENV = "MISALIGN_POLICY_LOG"
 
 
-def note_policy(event: str, name: str) -> None:
-    """Append ``event name`` (``trained`` or ``loaded``) to ``$MISALIGN_POLICY_LOG``, if set.
+def note_policy(event: str, name: str, seconds: float | None = None) -> None:
+    """Append ``event name [seconds]`` (``trained`` or ``loaded``) to ``$MISALIGN_POLICY_LOG``, if set.
 
-    Why: the book build counts, per chapter, how many policies it trained and how many it
-    reused from the cache; chapters train in worker processes, so the tally is a file that
-    each process appends one short line to (``O_APPEND`` keeps the lines whole).
+    Why: the book build counts, per chapter, how many policies it trained, the CPU time that
+    training took, and how many it reused from the cache; chapters train in worker processes,
+    so the tally is a file that each process appends one short line to (``O_APPEND`` keeps the
+    lines whole).
     """
     if event not in ("trained", "loaded"):
         raise ValueError(f"event must be 'trained' or 'loaded', got {event!r}")
+    if seconds is not None and not seconds >= 0:
+        raise ValueError(f"seconds must be a number >= 0 or None, got {seconds!r}")
     path = os.environ.get(POLICY_LOG_ENV)
     if path:
         with open(path, "a", encoding="utf-8") as log:
-            log.write(f"{event} {name}\n")
+            log.write(f"{event} {name}" + ("" if seconds is None else f" {seconds:.3f}") + "\n")
 
 
 def _imports(path: Path) -> set[str]:

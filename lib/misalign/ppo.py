@@ -138,7 +138,7 @@ def train(
     with cpu_threads(config.threads):
         result = _train(scenario, config, seed, progress, checkpoint_every, init, env, callback)
     if init is None:  # a fresh policy (continuing one, as deployments do, is not counted)
-        note_policy("trained", f"{scenario.name}-seed{seed}")
+        note_policy("trained", f"{scenario.name}-seed{seed}", result.seconds)
     return result
 
 
