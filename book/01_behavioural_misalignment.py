@@ -574,6 +574,22 @@ glue("tamper_r_high", tamper_r_high, tolerance=0.1, fmt=".0%")
 # goal misgeneralization of Langosco et al.'s maze {cite}`langosco2022goal` and of the
 # cheese-seeking maze agents of {cite}`turner2023maze`, in an open room.
 #
+# **Does the verdict depend on the learner?** The full-grid MLP is this chapter's
+# learner because it is fast and it lands in this row, which invites the objection just
+# raised: a network whose coin weights are mostly untrained may ignore the coin for want
+# of seeing it. Two other learners test that, outside this page's budget (the README's
+# benchmark table gives the figures and the commands, `benchmarks/inner_construction.py`
+# and `benchmarks/learner_perception.py`, on a few seeds). A small CNN on the same input
+# shares its filters across cells, so what it learns about the coin at the corner applies
+# wherever the coin lies; its coin selectivity is about the MLP's. When its test episodes
+# are competent they go to the place far more often than to the coin, the same revealed
+# goal; but it wanders more often, so that capability failure rather than inner
+# misalignment is the verdict of most of its seeds. An MLP on an egocentric view, for
+# which the corner is no fixed input, goes for the coin when it is competent and is
+# seldom competent at test. So seeing the coin does not make the place-seeking go away,
+# but how cleanly it shows as inner misalignment depends on the learner: a fact about
+# this construction that a fork with another network should expect to meet.
+#
 # **The look-alike that did not land (coin-at-exit-v2).** With the coin always in front
 # of a door that moves from level to level, no single place explains where the coin is,
 # so the construction is identifiable. It does not produce inner misalignment: on test
