@@ -37,13 +37,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import psutil  # imported here, not in the signal handlers that kill chapter trees
 import yaml
 from misalign.cache import POLICY_LOG_ENV
-
-try:  # imported here, not in the signal handler that kills chapter trees
-    import psutil
-except ImportError:  # a dependency of the dev tools; without it the process group is the fallback
-    psutil = None
 
 PROFILES = ("full", "smoke", "confirm")  # confirm: the published run on fresh seeds (tools/confirm.py)
 CONFIRM_PROFILE = re.compile(r"confirm_profile\(")  # how a chapter declares that it has one
@@ -205,42 +201,84 @@ def count_policies(policy_log: Path) -> dict[str, float]:
     }
 
 
-# Chapter processes now running: an interrupted or timed-out build ends every one of them, with
-# all their descendants (kernels, joblib workers), so nothing keeps training after the build.
-_RUNNING: set[subprocess.Popen] = set()
-_RUNNING_LOCK = threading.Lock()
+# Chapter processes now running, each with every descendant seen so far: an interrupted or
+# timed-out build ends all of them (kernels, joblib workers), so nothing keeps training after
+# the build. The descendants are remembered because a chapter process that dies first (killed
+# by ``pkill -f build_book``, say, or the OOM killer) leaves its kernel, which runs in a session
+# of its own, with no parent to be found through.
+_RUNNING: dict[subprocess.Popen, dict[int, psutil.Process]] = {}
+_RUNNING_LOCK = threading.RLock()  # re-entrant: a signal may arrive while the main thread holds it
+WATCH_S = 0.5  # how often a chapter's descendants are looked up while it runs
 
 
-def kill_tree(pid: int) -> None:
-    """Kill process ``pid``, its process group and every descendant (SIGKILL; gone ones are skipped)."""
-    if psutil is not None:
-        try:
-            root = psutil.Process(pid)
-            family = [*root.children(recursive=True), root]
-        except psutil.NoSuchProcess:
-            family = []
-        for proc in family:
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                pass
+def descendants(pid: int) -> list[psutil.Process]:
+    """Every process below ``pid`` (none if it is gone)."""
     try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def kill_all(procs: list[psutil.Process]) -> None:
+    """Stop every process of ``procs`` and whatever they started meanwhile, then kill them all.
+
+    Suspending first keeps a parent from starting a replacement for a child killed before it
+    (loky respawns dead workers); ``is_running`` guards against a reused pid.
+    """
+    stopped: dict[int, psutil.Process] = {}
+    pending = list(procs)
+    while pending:
+        proc = pending.pop()
+        if proc.pid in stopped:
+            continue
+        try:
+            if proc.is_running():
+                proc.suspend()
+                stopped[proc.pid] = proc
+                pending.extend(proc.children(recursive=True))
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    for proc in stopped.values():
+        try:
+            proc.kill()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+
+
+def kill_tree(pid: int | None, known: list[psutil.Process] = (), group: int | None = None) -> None:
+    """Kill process ``pid`` (if given: a process not yet reaped) with every descendant, the
+    ``known`` processes (descendants seen earlier, which may have lost their parent since),
+    and process group ``group`` (default ``pid``)."""
+    try:
+        root = [psutil.Process(pid)] if pid is not None else []
+    except psutil.NoSuchProcess:
+        root = []
+    kill_all([*root, *known])
+    group = pid if group is None else group
+    if group is not None:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def stop_all_chapters() -> None:
     """End every running chapter process tree (on a signal, or when the build itself fails)."""
     with _RUNNING_LOCK:
-        running = list(_RUNNING)
-    for proc in running:
-        kill_tree(proc.pid)
+        running = [(proc, list(seen.values())) for proc, seen in _RUNNING.items()]
+    for proc, seen in running:
+        kill_tree(proc.pid, seen)
 
 
 def _on_signal(signum: int, frame: Any) -> None:
     stop_all_chapters()
     raise SystemExit(128 + signum)
+
+
+def _on_signal_in_chapter(signum: int, frame: Any) -> None:
+    """A chapter process told to stop ends its kernel and the kernel's workers first."""
+    kill_all(descendants(os.getpid()))
+    os._exit(128 + signum)
 
 
 def run_chapter(chapter: Chapter, root: Path, build: Path, profile: str, timeout: float) -> dict[str, Any]:
@@ -270,21 +308,32 @@ def run_chapter(chapter: Chapter, root: Path, build: Path, profile: str, timeout
             env=chapter_env(build / "records", chapter, policy_log),
             start_new_session=True,  # so a timeout can kill it and its children
         )
+        seen: dict[int, psutil.Process] = {}
         with _RUNNING_LOCK:
-            _RUNNING.add(proc)
+            _RUNNING[proc] = seen
+        deadline = start + timeout
         try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_tree(proc.pid)
-            proc.wait()
+            while proc.poll() is None and time.perf_counter() < deadline:
+                found = descendants(proc.pid)
+                with _RUNNING_LOCK:
+                    for child in found:
+                        seen.setdefault(child.pid, child)
+                try:
+                    proc.wait(timeout=max(0.0, min(WATCH_S, deadline - time.perf_counter())))
+                except subprocess.TimeoutExpired:
+                    pass
         finally:
+            timed_out = proc.poll() is None
+            # normally nothing is left; after a time-out, a crash or a killed chapter process, this ends the rest
+            kill_tree(proc.pid if timed_out else None, list(seen.values()), group=proc.pid)
+            proc.wait()
             with _RUNNING_LOCK:
-                _RUNNING.discard(proc)
+                _RUNNING.pop(proc, None)
     wall = round(time.perf_counter() - start, 3)
     rel = chapter.source.relative_to(root).as_posix()
     if result_path.is_file():
         result = json.loads(result_path.read_text(encoding="utf-8"))
-    elif proc.returncode == -signal.SIGKILL:
+    elif timed_out:
         result = {"ok": False, "ename": "Timeout", "evalue": f"exceeded {timeout:g} s"}
     else:
         result = {
@@ -489,6 +538,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--execute-one"]:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, _on_signal_in_chapter)
         src, dst, profile, result = argv[1:5]
         return execute_one(Path(src), Path(dst), profile, Path(result))
     return build(parse_args(argv))
