@@ -29,6 +29,7 @@ from misalign.rollouts import rollout
 from misalign.scenarios import get_scenario
 from misalign.sweeps import expand_grid, run_sweep
 
+
 def construction_cell(scenario: str, learner: str, seed: int, total_steps: int, n_episodes: int = 256) -> dict:
     """Train one policy (cached); its training success, test outcome shares and revealed-goal shares."""
     arch, overrides = LEARNERS[learner]
