@@ -5,6 +5,7 @@ These execute tiny chapters only (no HTML), a few seconds each.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -111,8 +113,10 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_a_killed_build_leaves_no_chapter_or_worker_process(tmp_path: Path) -> None:
-    """SIGTERM to the build mid-chapter ends the chapter's kernel and the workers it started."""
+@contextlib.contextmanager
+def _long_chapter_running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int, int]]:
+    """A build whose one chapter starts a worker process and sleeps: yields the build tool, the
+    kernel's pid and the worker's, once both run; afterwards kills whatever is left."""
     pids = tmp_path / "pids.txt"
     chapter = PARAMETERS + textwrap.dedent(f"""\
         # %%
@@ -136,16 +140,29 @@ def test_a_killed_build_leaves_no_chapter_or_worker_process(tmp_path: Path) -> N
             time.sleep(0.5)
         kernel, worker = map(int, pids.read_text().split())
         assert _alive(kernel) and _alive(worker)
-        tool.send_signal(signal.SIGTERM)
-        assert tool.wait(timeout=60) != 0
-        deadline = time.monotonic() + 20
-        while (_alive(kernel) or _alive(worker)) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not _alive(kernel), "the chapter's kernel outlived the build"
-        assert not _alive(worker), "a worker the chapter started outlived the build"
+        yield tool, kernel, worker
     finally:
         if tool.poll() is None:
             tool.kill()
+        for pid in map(int, pids.read_text().split()) if pids.is_file() else ():
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _wait_until_gone(*pids: int, within: float = 20) -> None:
+    deadline = time.monotonic() + within
+    while any(map(_alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def test_a_killed_build_leaves_no_chapter_or_worker_process(tmp_path: Path) -> None:
+    """SIGTERM to the build mid-chapter ends the chapter's kernel and the workers it started."""
+    with _long_chapter_running(tmp_path) as (tool, kernel, worker):
+        tool.send_signal(signal.SIGTERM)
+        assert tool.wait(timeout=60) != 0
+        _wait_until_gone(kernel, worker)
+        assert not _alive(kernel), "the chapter's kernel outlived the build"
+        assert not _alive(worker), "a worker the chapter started outlived the build"
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
@@ -154,44 +171,15 @@ def test_a_killed_chapter_process_leaves_no_kernel_or_worker(tmp_path: Path, sig
     sends SIGKILL): its kernel runs in a session of its own and would outlive it, with the
     kernel's workers. SIGTERM is handled by the chapter process; after SIGKILL the build ends
     the descendants it has seen. The build goes on and reports the chapter as failed."""
-    pids = tmp_path / "pids.txt"
-    chapter = PARAMETERS + textwrap.dedent(f"""\
-        # %%
-        import os, subprocess, sys, time
-        worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-        with open({str(pids)!r}, "w") as f:
-            f.write(f"{{os.getpid()}} {{worker.pid}}")
-        time.sleep(600)
-        """)
-    root = make_book(tmp_path / "b", {"01_long": chapter})
-    tool = subprocess.Popen(
-        [sys.executable, str(BUILD_TOOL), "--root", str(root), "--no-html"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not (pids.is_file() and len(pids.read_text().split()) == 2):
-            assert time.monotonic() < deadline, "the chapter never started"
-            assert tool.poll() is None, "the build ended before the chapter ran"
-            time.sleep(0.5)
-        kernel, worker = map(int, pids.read_text().split())
+    with _long_chapter_running(tmp_path) as (tool, kernel, worker):
         chapter_process = psutil.Process(kernel).ppid()
         assert "--execute-one" in psutil.Process(chapter_process).cmdline()
         time.sleep(2)  # the build looks for descendants every half second
         os.kill(chapter_process, signum)
         assert tool.wait(timeout=60) != 0, "a killed chapter must fail the build"
-        deadline = time.monotonic() + 20
-        while (_alive(kernel) or _alive(worker)) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        _wait_until_gone(kernel, worker)
         assert not _alive(kernel), "the chapter's kernel outlived its chapter process"
         assert not _alive(worker), "a worker the chapter started outlived its chapter process"
-    finally:
-        if tool.poll() is None:
-            tool.kill()
-        for pid in map(int, pids.read_text().split()) if pids.is_file() else ():
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
 
 
 def test_timings_count_policies_trained_and_loaded(tmp_path: Path) -> None:
