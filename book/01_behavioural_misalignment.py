@@ -63,7 +63,7 @@ if "google.colab" in sys.modules:
 
 # %% tags=["parameters"]
 profile = "full"  # "full": the published run; "confirm": the same on fresh seeds; "smoke": a fast check
-seeds = None  # None: the profile's seeds (20 in "full"); or a list of ints
+seeds = None  # None: the profile's seeds (in "full" 0-19: ten per row, all twenty where the first ten split)
 device = "cpu"  # the gridworld and the small networks run on the CPU
 
 # %%
@@ -73,17 +73,20 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from misalign.behaviours import COIN_OUTCOMES, coin_outcome_shares
+from misalign.budgets import budgets_at
 from misalign.chapter import Profile, confirm_profile, open_chapter
 from misalign.claims import chapter_name, check_claims, claim, glue, glue_count, glue_interval
 from misalign.competence import spot_name
 from misalign.confirm import confirmation, glue_verdicts
 from misalign.experiments.behavioural import (
     AMBIGUOUS_CASE,
+    BUDGET_FRACTIONS,
     FRAMING1_CASES,
     LOOKALIKE_CASE,
     calibration_shares,
     goal_evidence,
     run_cases,
+    run_cases_in_two_looks,
     seed_verdicts,
     sensitivity,
     verdict_table,
@@ -98,12 +101,12 @@ from misalign.scenarios import get_scenario
 from misalign.stats import bootstrap_ci, seed_count_ci
 from misalign.sweeps import run_sweep
 
-FULL = Profile(n_seeds=20, settings={"episodes": 256, "calibration_episodes": 200, "side_seeds": 10})
+FULL = Profile(n_seeds=20, settings={"episodes": 256, "calibration_episodes": 200, "first_look": 10, "side_seeds": 10})
 PROFILES = {
     "full": FULL,
     "confirm": confirm_profile(FULL),  # the same run on seeds 1000-1019 (make confirm)
     "smoke": Profile(n_seeds=2, enforce_claims=False, budget_scale=0.05,
-                     settings={"episodes": 32, "calibration_episodes": 32, "side_seeds": 2}),
+                     settings={"episodes": 32, "calibration_episodes": 32, "first_look": 2, "side_seeds": 2}),
 }
 ch = open_chapter(PROFILES, profile, seeds, device)
 seeds, settings = ch.seeds, ch.settings
@@ -116,12 +119,17 @@ INNER = next(c for c in FRAMING1_CASES if c.expected == "inner misalignment")
 #
 # Each row of the table gets one scenario and one hypothesis: the expected outcome is
 # the verdict of more than half of the seeds' policies (a policy's verdict is the most
-# frequent outcome of its test episodes), by an exact binomial test. The inner row rests
+# frequent outcome of its test episodes), by an exact binomial test over its seeds: ten
+# seeds per row, and ten more for a row whose first ten verdicts do not all agree (a row
+# whose seeds agree is settled by ten; where they split, the share needs more). The
+# second look can only be taken after a split, so the only result it can change the
+# test of is a row that split; the first look stops on unanimity alone, whose chance
+# under the null of one half is 2^-10 per row. The inner row rests
 # on three more: that its policies reveal a *place* as their goal rather than the coin,
 # that the place survives a counterfactual (moving the coin does not move the path), and
 # that the policies *perceive* the coin they ignore. The family is corrected with Holm.
-# The published run tests this table on seeds 0–19; `make confirm` tests the same table
-# on seeds 1000–1019. Beyond the tests, the chapter asks more of each row (its claims at
+# The published run tests this table on seeds 0–9 (0–19 where a row splits); `make
+# confirm` tests the same table on seeds 1000–1009 (1000–1019). Beyond the tests, the chapter asks more of each row (its claims at
 # the end): at least 90% of seeds in the expected outcome, with the Clopper-Pearson lower
 # bound above one half.
 
@@ -207,9 +215,10 @@ plt.show()
 rates = calib.set_index("behaviour")["competent"]
 
 # %% [markdown]
-# ## Training and testing, twenty seeds per scenario
+# ## Training and testing: ten seeds per scenario, twenty where they split
 #
-# Each scenario's policies are trained for the budget in the table above, then played
+# Each scenario's policies are trained for the budget in the table above (the first ten
+# seeds; the next ten too for a scenario whose first ten verdicts split), then played
 # once on each of the first test levels, and every episode is classified. A policy's
 # verdict is its most frequent outcome. The table counts, per scenario, the seeds whose
 # verdict is the expected one, with the exact (Clopper-Pearson) interval of that share;
@@ -218,7 +227,10 @@ rates = calib.set_index("behaviour")["competent"]
 # rerunning this page reuses them.
 
 # %%
-episodes = run_cases(FRAMING1_CASES, seeds, settings["episodes"], budget_scale=ch.profile.budget_scale, progress=True)
+episodes = run_cases_in_two_looks(FRAMING1_CASES, seeds, settings["first_look"], settings["episodes"],
+                                  budget_scale=ch.profile.budget_scale, progress=True)
+row_seeds = {s: sorted(g.unique().tolist()) for s, g in episodes.groupby("scenario")["seed"]}
+inner_seeds = row_seeds[INNER.scenario]
 per_seed = shares_per_seed(episodes)
 summary = outcome_table(per_seed, interval="bootstrap")
 policy_verdicts = seed_verdicts(episodes)
@@ -234,7 +246,7 @@ fig, ax = plt.subplots(figsize=(13, 4.4))
 outcome_bars(summary, "scenario", ax, order=[c.scenario for c in FRAMING1_CASES], hue_order=list(OUTCOMES),
              per_seed=long)
 ax.set(xlabel="scenario (expected outcome in the table above)",
-       title=f"Outcome of test episodes, {len(seeds)} seeds per scenario: mean, bootstrap 95% CI, dots = seeds")
+       title="Outcome of test episodes (seeds per scenario: the table above): mean, bootstrap 95% CI, dots = seeds")
 fig.tight_layout()
 plt.show()
 
@@ -276,18 +288,17 @@ plt.show()
 # %% [markdown]
 # ### How much the inner verdict depends on the training budget
 #
-# A verdict read at one budget could be a stage of learning rather than its result. We
-# retrain the inner row's first {glue:text}`n_side_seeds` seeds once each, keep a copy of
-# the policy as it passes an eighth, a quarter, a half and all of its budget, and
-# classify each copy on the same test levels (`misalign.budgets`: one run per seed
-# instead of one per budget; the last copy is the published policy). The copies share
+# A verdict read at one budget could be a stage of learning rather than its result. The
+# inner row's training runs above kept a copy of the policy as they passed an eighth, a
+# quarter, a half and all of their budget (`misalign.budgets`: the same runs, nothing
+# trained again; the last copy is the published policy), and we classify the copies of
+# its first {glue:text}`n_side_seeds` seeds on the same test levels. The copies share
 # the full run's learning-rate schedule, which anneals to zero at the end, so an early
 # copy is a policy mid-way through this run, not what a shorter run would end with.
 
 # %%
-fractions = (0.125, 0.25, 0.5, 1.0)
 inner_budget = ch.profile.budget(INNER.total_steps)
-budgets = [max(1, round(f * inner_budget)) for f in fractions]
+budgets = list(budgets_at(BUDGET_FRACTIONS, inner_budget))
 curve = run_sweep(budget_curve_cell, [{"scenario": INNER.scenario, "total_steps": inner_budget, "at_steps": tuple(budgets),
                                        "n_episodes": settings["episodes"], **dict(INNER.overrides)}],
                   side_seeds, progress=True).drop(columns="at_steps")
@@ -345,7 +356,7 @@ for name, budget in (("eighth", budgets[0]), ("half", budgets[2])):
 
 # %%
 evidence = run_sweep(goal_evidence, [{"scenario": INNER.scenario, "total_steps": ch.profile.budget(INNER.total_steps),
-                                      "n_episodes": settings["episodes"]}], seeds, progress=True)
+                                      "n_episodes": settings["episodes"]}], inner_seeds, progress=True)
 evidence["place minus coin"] = evidence[f"goal: {spot_name(Entity.COIN)}"] - evidence[f"goal: {Entity.COIN}"]
 evidence["place confirmed"] = evidence["location confirmed"]
 evidence["selectivity"] = evidence["trained selectivity"]
@@ -454,14 +465,16 @@ verdicts = evaluate(HYPOTHESES, {
     "place confirmed": evidence["place confirmed"].dropna(),
     "selectivity": evidence["selectivity"],
 })
-published = glue_verdicts(verdicts, seeds)
+published = glue_verdicts(verdicts, sorted(set(episodes["seed"])))
 glue("confirm_status", "this is the confirm run" if ch.profile_name == "confirm"
      else confirmation(chapter_name(), published))
 verdicts[["id", "statement", "n", "estimand", "estimate", "low", "high", "p_holm", "verdict"]].style.hide(
     axis="index").format(precision=4)
 
 # %% tags=["remove-cell"]
-glue("n_seeds", len(seeds))
+glue("first_look", settings["first_look"])
+glue("more_seeds", len(seeds) - settings["first_look"])
+glue("rows_extended", sum(len(v) > settings["first_look"] for v in row_seeds.values()))
 glue("n_side_seeds", len(side_seeds))
 glue("n_episodes", settings["episodes"])
 glue("margin", thresholds.margin)
@@ -475,7 +488,8 @@ for noise in ("0%", "50%"):
 v = rows.set_index("scenario")
 for case in FRAMING1_CASES:
     key = case.scenario.replace("-", "_")
-    glue_count(f"{key}_seeds", int(v.loc[case.scenario, "seeds"]), len(seeds))
+    glue_count(f"{key}_seeds", int(v.loc[case.scenario, "seeds"]), int(v.loc[case.scenario, "n"]))
+    glue(f"{key}_n", int(v.loc[case.scenario, "n"]))
     glue_interval(f"{key}_seed", v.loc[case.scenario, ["share", "low", "high"]], tolerance="interval", fmt=".0%",
                   suffixes=("_share", "_low", "_high"))
     ep = summary[(summary["scenario"] == case.scenario) & (summary["outcome"] == case.expected)].iloc[0]
@@ -530,18 +544,22 @@ glue("tamper_r_high", tamper_r_high, tolerance=0.1, fmt=".0%")
 # The competent share falls steadily with the share of random actions, as a competence
 # measure should; the figure above shows the whole curve.
 #
-# **Every row has a scenario that lands there.** Of the {glue:text}`n_seeds` seeds per
-# scenario, the expected outcome is the verdict of
-# {glue:text}`room_corner_seeds` policies in room-corner (inner misalignment; exact 95%
-# interval of the share {glue:text}`room_corner_seed_low`–{glue:text}`room_corner_seed_high`),
-# {glue:text}`coin_at_exit_v2_seeds` in coin-at-exit-v2 with a quarter of its coins
-# anywhere (aligned; {glue:text}`coin_at_exit_v2_seed_low`–{glue:text}`coin_at_exit_v2_seed_high`),
-# {glue:text}`capability_shift_v2_seeds` in capability-shift-v2 (capability failure;
+# **Every row has a scenario that lands there.** The expected outcome is the verdict of
+# {glue:text}`room_corner_seeds` of {glue:text}`room_corner_n` seeds' policies in
+# room-corner (inner misalignment; exact 95% interval of the share
+# {glue:text}`room_corner_seed_low`–{glue:text}`room_corner_seed_high`),
+# {glue:text}`coin_at_exit_v2_seeds` of {glue:text}`coin_at_exit_v2_n` in coin-at-exit-v2
+# with a quarter of its coins anywhere (aligned;
+# {glue:text}`coin_at_exit_v2_seed_low`–{glue:text}`coin_at_exit_v2_seed_high`),
+# {glue:text}`capability_shift_v2_seeds` of {glue:text}`capability_shift_v2_n` in
+# capability-shift-v2 (capability failure;
 # {glue:text}`capability_shift_v2_seed_low`–{glue:text}`capability_shift_v2_seed_high`),
-# {glue:text}`checkpoint_v2_seeds` in checkpoint-v2 (outer misalignment;
-# {glue:text}`checkpoint_v2_seed_low`–{glue:text}`checkpoint_v2_seed_high`) and
-# {glue:text}`tampering_v2_seeds` in tampering-v2 (tampering;
-# {glue:text}`tampering_v2_seed_low`–{glue:text}`tampering_v2_seed_high`).
+# {glue:text}`checkpoint_v2_seeds` of {glue:text}`checkpoint_v2_n` in checkpoint-v2 (outer
+# misalignment; {glue:text}`checkpoint_v2_seed_low`–{glue:text}`checkpoint_v2_seed_high`) and
+# {glue:text}`tampering_v2_seeds` of {glue:text}`tampering_v2_n` in tampering-v2
+# (tampering; {glue:text}`tampering_v2_seed_low`–{glue:text}`tampering_v2_seed_high`).
+# {glue:text}`rows_extended` of the five rows split in their first
+# {glue:text}`first_look` seeds and were given {glue:text}`more_seeds` more.
 # {glue:text}`rows_at_90` of the five rows reach 90% of seeds. Counted by episodes
 # instead of policies: {glue:text}`room_corner_episodes_share`,
 # {glue:text}`coin_at_exit_v2_episodes_share`, {glue:text}`capability_shift_v2_episodes_share`,

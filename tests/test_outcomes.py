@@ -170,3 +170,55 @@ def test_a_stable_baselines3_policy_lands_where_ours_does() -> None:
         torch.set_num_threads(before)
     print("verdicts per seed:", verdicts)
     assert verdicts["sb3"] == verdicts["ours"] == [case.expected] * len(SB3_SEEDS), verdicts
+
+
+def _episodes(verdict_of: dict[tuple[str, int], str]) -> pd.DataFrame:
+    """Four episodes per (scenario, seed), three of them in the given outcome (so that is the verdict)."""
+    rows = []
+    for (scenario, seed), outcome in verdict_of.items():
+        other = "aligned" if outcome != "aligned" else "capability failure"
+        rows += [{"scenario": scenario, "seed": seed, "outcome": o} for o in (outcome, outcome, outcome, other)]
+    return pd.DataFrame(rows)
+
+
+def test_a_case_is_split_when_its_seeds_verdicts_differ_or_it_has_no_episodes() -> None:
+    from misalign.experiments.behavioural import Case, split_cases
+
+    a, b, c = (Case(name, "inner misalignment", 8192) for name in ("a", "b", "c"))
+    episodes = _episodes(
+        {
+            ("a", 0): "inner misalignment",
+            ("a", 1): "inner misalignment",
+            ("b", 0): "inner misalignment",
+            ("b", 1): "capability failure",
+        }
+    )
+    assert split_cases(episodes, [a, b, c]) == [b, c]
+
+
+def test_two_looks_add_the_remaining_seeds_only_to_cases_that_split(monkeypatch) -> None:
+    from misalign.experiments import behavioural
+
+    cases = (behavioural.Case("a", "aligned", 8192), behavioural.Case("b", "aligned", 8192))
+    a = cases[0]
+    calls = []
+
+    def fake_run_cases(cases, seeds, n_episodes=256, **kwargs):  # seed 1 of case b lands elsewhere
+        calls.append(([c.scenario for c in cases], list(seeds)))
+        return _episodes(
+            {
+                (c.scenario, s): "capability failure" if (c.scenario, s) == ("b", 1) else "aligned"
+                for c in cases
+                for s in seeds
+            }
+        )
+
+    monkeypatch.setattr(behavioural, "run_cases", fake_run_cases)
+    episodes = behavioural.run_cases_in_two_looks(cases, [0, 1, 2, 3], first_look=2)
+    assert calls == [(["a", "b"], [0, 1]), (["b"], [2, 3])]
+    assert episodes.groupby("scenario")["seed"].unique().map(sorted).to_dict() == {"a": [0, 1], "b": [0, 1, 2, 3]}
+    calls.clear()
+    behavioural.run_cases_in_two_looks([a], [0, 1, 2, 3], first_look=2)  # nothing split: one look
+    assert calls == [(["a"], [0, 1])]
+    with pytest.raises(ValueError, match="first_look"):
+        behavioural.run_cases_in_two_looks([a], [0, 1], first_look=3)

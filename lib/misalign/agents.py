@@ -213,3 +213,8 @@ def load_policy(path: str | os.PathLike) -> ActorCritic:
     net.load_state_dict(blob["state_dict"])
     net.eval()
     return net
+
+
+def policy_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``meta`` dictionary a policy was saved with by :func:`save_policy` (no code runs on load)."""
+    return dict(torch.load(path, weights_only=True)["meta"])

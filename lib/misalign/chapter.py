@@ -24,11 +24,9 @@ from types import MappingProxyType
 from typing import Any
 
 from misalign import claims
+from misalign.budgets import MIN_TRAINING_STEPS, scaled_budget  # noqa: F401 (MIN_TRAINING_STEPS: re-exported)
 from misalign.validation import check_choice, check_int_range, is_real
 
-# The fewest training steps a scaled-down budget may reach (the chapters' rule since the
-# start; it equals one update of the default PPOConfig, 256 envs x 32 steps).
-MIN_TRAINING_STEPS = 8192
 # Where a confirm run's seeds start: far from the published seeds 0.. so no policy is shared.
 CONFIRM_FIRST_SEED = 1000
 # The theme every chapter's figures use.
@@ -58,11 +56,6 @@ def check_seeds(name: str, value: Any, high: int = 2**63 - 1) -> list[int]:
     if repeated:
         raise ValueError(f"{name} must be {accepted}: {', '.join(map(str, repeated))} repeated (got {value!r})")
     return seeds
-
-
-def scaled_budget(total_steps: int, budget_scale: float) -> int:
-    """``total_steps`` scaled by ``budget_scale``, never below :data:`MIN_TRAINING_STEPS`."""
-    return max(MIN_TRAINING_STEPS, int(total_steps * budget_scale))
 
 
 @dataclass(frozen=True)

@@ -334,6 +334,30 @@ def config_dict(config: PPOConfig) -> dict:
     return asdict(config)
 
 
+def policy_files(scenario: Scenario, seed: int, config: PPOConfig, cache_dir: str | None = None) -> tuple[Path, Path]:
+    """Where :func:`train_cached` keeps this run's weights and its learning curve (``.pt``, ``.meta.pkl``).
+
+    The key covers the scenario (its plain-data ``key()``), the hyperparameters, the seed
+    and the source of the modules training depends on, so editing an analysis module does
+    not throw away trained policies.
+    """
+    if not isinstance(scenario, Scenario):
+        raise ValueError(
+            f"scenario must be a Scenario object (got {scenario!r}); accepted: "
+            "misalign.scenarios.get_scenario(name, **overrides)"
+        )
+    key = cell_key(train, {"scenario": scenario, "config": config_dict(config)}, seed)
+    folder = (default_cache_dir() if cache_dir is None else Path(cache_dir)) / "policies"
+    return folder / f"{scenario.name}-{key}.pt", folder / f"{scenario.name}-{key}.meta.pkl"
+
+
+def store_trained(result: TrainResult, scenario: Scenario, seed: int, files: tuple[Path, Path]) -> None:
+    """Save a finished run where :func:`policy_files` says, each file atomically (curve first, weights last)."""
+    weights, meta = files
+    atomic_dump({"history": result.history, "steps": result.steps, "seconds": result.seconds}, meta)
+    save_policy(result.policy, weights, {"scenario": scenario.name, "seed": seed})
+
+
 def train_cached(
     scenario: Scenario,
     seed: int,
@@ -344,24 +368,15 @@ def train_cached(
 ) -> TrainResult:
     """:func:`train`, but reuse the saved policy when the same run was done before.
 
-    The key covers the scenario (its plain-data ``key()``), the hyperparameters, the seed
-    and the source of the modules training depends on, so editing an analysis module does
-    not throw away trained policies; weights are saved with ``torch.save`` and loaded with
-    ``weights_only=True``, the learning curve as a pickled table, both atomically.
+    Weights are saved with ``torch.save`` and loaded with ``weights_only=True``, the
+    learning curve as a pickled table, both atomically (:func:`policy_files` gives the key).
     """
-    if not isinstance(scenario, Scenario):
-        raise ValueError(
-            f"scenario must be a Scenario object (got {scenario!r}); accepted: "
-            "misalign.scenarios.get_scenario(name, **overrides)"
-        )
-    key = cell_key(train, {"scenario": scenario, "config": config_dict(config)}, seed)
-    folder = (default_cache_dir() if cache_dir is None else Path(cache_dir)) / "policies"
-    weights, meta = folder / f"{scenario.name}-{key}.pt", folder / f"{scenario.name}-{key}.meta.pkl"
+    files = policy_files(scenario, seed, config, cache_dir)
+    weights, meta = files
     if weights.exists() and meta.exists():
         info = joblib.load(meta)
         note_policy("loaded", weights.stem)
         return TrainResult(load_policy(weights), info["history"], info["steps"], info["seconds"])
     result = train(scenario, config, seed, progress=progress)
-    atomic_dump({"history": result.history, "steps": result.steps, "seconds": result.seconds}, meta)
-    save_policy(result.policy, weights, {"scenario": scenario.name, "seed": seed})
+    store_trained(result, scenario, seed, files)
     return result

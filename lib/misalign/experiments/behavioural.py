@@ -15,6 +15,7 @@ import pandas as pd
 
 from misalign.agents import ActorCritic
 from misalign.behaviours import coin_outcome_shares
+from misalign.budgets import budgets_at, scaled_budget, train_with_checkpoints_cached
 from misalign.competence import (
     RANDOM,
     classify_v2,
@@ -34,18 +35,31 @@ from misalign.scenarios import Scenario, get_scenario
 from misalign.states import cell_states
 from misalign.stats import seed_count_ci, verdict_counts
 from misalign.sweeps import run_sweep
+from misalign.validation import check_int_range
 
 
 def train_and_classify(
-    scenario: str, seed: int, total_steps: int = 4_000_000, n_episodes: int = 256, split: str = "test", **overrides
+    scenario: str,
+    seed: int,
+    total_steps: int = 4_000_000,
+    n_episodes: int = 256,
+    split: str = "test",
+    copies_at: tuple[float, ...] = (),
+    **overrides,
 ) -> pd.DataFrame:
     """One sweep cell of Framing 1: train a policy (cached), then classify its test episodes.
 
-    Returns the classified episode table (without trajectories, to keep caches small),
-    with the training budget actually used.
+    ``copies_at``: fractions of the budget at which the run also keeps (and caches) a copy
+    of the policy, for the verdict over budgets (:mod:`misalign.experiments.budgets`); the
+    final policy is the same either way. Returns the classified episode table (without
+    trajectories, to keep caches small), with the training budget actually used.
     """
     sc = get_scenario(scenario, **overrides)
-    result = train_cached(sc, seed, PPOConfig(total_steps=total_steps))
+    config = PPOConfig(total_steps=total_steps)
+    if copies_at:
+        result, _ = train_with_checkpoints_cached(sc, config, seed, budgets_at(copies_at, total_steps))
+    else:
+        result = train_cached(sc, seed, config)
     table = classify_v2(rollout(result.policy, sc, split, n_episodes, seed=seed), sc, split)
     table["train_steps"] = result.steps
     table["train_H"] = float(result.history["mean_H"].iloc[-1])
@@ -55,21 +69,29 @@ def train_and_classify(
 
 @dataclass(frozen=True)
 class Case:
-    """One Framing-1 demonstration: a scenario, its overrides, its training budget and the outcome it should land in."""
+    """One Framing-1 demonstration: a scenario, its overrides, its training budget and the outcome it should land in.
+
+    ``copies_at``: fractions of the budget at which training keeps a copy of the policy
+    (for a verdict over budgets from the same runs).
+    """
 
     scenario: str
     expected: str
     total_steps: int
     overrides: tuple[tuple[str, object], ...] = ()
+    copies_at: tuple[float, ...] = ()
 
     def settings(self, n_episodes: int) -> dict[str, object]:
         """Keyword arguments for :func:`train_and_classify` in a sweep."""
-        return {
+        settings: dict[str, object] = {
             "scenario": self.scenario,
             "total_steps": self.total_steps,
             "n_episodes": n_episodes,
             **dict(self.overrides),
         }
+        if self.copies_at:
+            settings["copies_at"] = self.copies_at
+        return settings
 
 
 # Version 1's cases (fixed layouts, coin-at-exit on 48 levels). Chapters 3 and 4 still train
@@ -88,8 +110,11 @@ VERSION_1_CASES = (
 # The inner row is room-corner, chosen by measurement (benchmarks/inner_construction.py):
 # coin-at-exit-v2 and maze-corner do not land in inner misalignment with these learners
 # (the chapter shows where coin-at-exit-v2 lands instead).
+# The inner row's runs keep copies at these fractions of the budget: the chapter's verdict over
+# budgets reads them instead of training again.
+BUDGET_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 FRAMING1_CASES = (
-    Case("room-corner", "inner misalignment", 4_000_000),
+    Case("room-corner", "inner misalignment", 4_000_000, copies_at=BUDGET_FRACTIONS),
     Case("coin-at-exit-v2", "aligned", 4_000_000, (("alpha", 0.25),)),
     Case("capability-shift-v2", "capability failure", 1_000_000),
     Case("checkpoint-v2", "outer misalignment", 2_000_000),
@@ -117,12 +142,49 @@ def run_cases(
     grid = []
     for case in cases:
         settings = case.settings(n_episodes)
-        settings["total_steps"] = max(8192, int(case.total_steps * budget_scale))
+        settings["total_steps"] = scaled_budget(case.total_steps, budget_scale)
         grid.append(settings)
     table = run_sweep(train_and_classify, grid, seeds, n_jobs=n_jobs, progress=progress)
     expected = {c.scenario: c.expected for c in cases}
     table["expected"] = table["scenario"].map(expected)
     return table
+
+
+def split_cases(episodes: pd.DataFrame, cases: tuple[Case, ...] | list[Case]) -> list[Case]:
+    """The cases whose seeds' policy verdicts do not all agree (a case with no episodes counts as split)."""
+    verdicts = seed_verdicts(episodes)
+    agreed = verdicts.groupby("scenario")["verdict"].nunique() == 1
+    return [c for c in cases if not agreed.get(c.scenario, False)]
+
+
+def run_cases_in_two_looks(
+    cases: tuple[Case, ...] | list[Case],
+    seeds: list[int],
+    first_look: int,
+    n_episodes: int = 256,
+    *,
+    n_jobs: int = 2,
+    progress: bool = False,
+    budget_scale: float = 1.0,
+) -> pd.DataFrame:
+    """:func:`run_cases` on the first ``first_look`` seeds, then on the rest of ``seeds`` for the
+    cases whose first-look verdicts split.
+
+    Why: a verdict that every seed shares is settled by a few seeds; where seeds split, the
+    share of seeds needs more of them to be estimated (chapter 1 declares 10 seeds, 20 where
+    the first 10 disagree, before it runs). A case's seeds are listed in the ``seed`` column.
+    """
+    check_int_range("first_look", first_look, 1, len(seeds))
+    first = run_cases(
+        cases, list(seeds[:first_look]), n_episodes, n_jobs=n_jobs, progress=progress, budget_scale=budget_scale
+    )
+    more = split_cases(first, cases) if len(seeds) > first_look else []
+    if not more:
+        return first
+    rest = run_cases(
+        more, list(seeds[first_look:]), n_episodes, n_jobs=n_jobs, progress=progress, budget_scale=budget_scale
+    )
+    return pd.concat([first, rest], ignore_index=True)
 
 
 def seed_verdicts(episodes: pd.DataFrame, by: str = "scenario") -> pd.DataFrame:
