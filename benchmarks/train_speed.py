@@ -19,11 +19,18 @@ fixed overheads; coin-diverse (alpha = 0.25) needs millions of steps and measure
 (10 is usual) to 95% training success, seeds one after another, with each learner? Ours,
 (b) and (c) each train seeds 0..N-1 in this process; the fleet time is the sum of the
 per-seed times. An SB3 seed that does not finish within ``--cap`` counts as the cap, and its
-total and ratio become lower bounds (">"). The ratios are SB3's total over ours, so they
-are scale-free: a run with fewer seeds estimates the 10-seed ratio, and is labelled with
-the number of seeds it ran (``ratio_{N}seeds``). For the issue-12 question:
+total and ratio become lower bounds (">"). Ours gives up at 20M steps; a seed of ours that
+has not reached 95% by then is censored too: its total is then a lower bound and the ratio
+is marked "<" (an upper bound), or "~" when both sides are censored (a bound neither way).
+The ratios are SB3's total over ours, so they are scale-free: a run with fewer seeds
+estimates the 10-seed ratio, and is labelled with the number of seeds it ran
+(``ratio_{N}seeds``); the 10-seed run showed that a few seeds can miss a plateaued seed. For the issue-12 question:
 
     OMP_NUM_THREADS=1 python benchmarks/train_speed.py --alpha 0.25 --fleet 10 --cap 600
+
+The fleet summary also gives each learner's Kaplan-Meier median time to 95% per seed
+(censored seeds as censored), the typical seed's cost, which a few very slow seeds do not
+dominate as they dominate a sum.
 
 Ends with one line: RESULT ours_s=... sb3_newcomer_s=... sb3_strong_s=... ratio=... ratio_strong=... peak_rss_mb=...
 and, with ``--fleet N``: ... ours_fleet_s=... sb3_newcomer_fleet_s=... sb3_strong_fleet_s=...
@@ -45,6 +52,7 @@ from misalign.envs import GridEnv, sb3_vec_env  # noqa: E402
 from misalign.ppo import PPOConfig, train  # noqa: E402
 from misalign.rollouts import rollout  # noqa: E402
 from misalign.scenarios import get_scenario  # noqa: E402
+from misalign.stats import km_median  # noqa: E402
 
 torch.set_num_threads(1)
 TARGET = 0.95
@@ -57,11 +65,18 @@ def success(policy) -> float:
     return float((rollout(policy, SCENARIO, "train", n_episodes=256, seed=0)["coin"] > 0).mean())
 
 
-def ours(seed: int) -> tuple[float, float, int]:
+OURS_MAX_STEPS = 20_000_000  # ours gives up here; a seed that has not reached 95% by then is censored
+
+
+def ours(seed: int) -> tuple[float, float, int, bool]:
+    """Seconds, success after the stop, steps, and whether the stop criterion was met (not censored)."""
     start = time.perf_counter()
-    result = train(SCENARIO, PPOConfig(total_steps=20_000_000, stop_at_return=TARGET, threads=1), seed=seed)
+    config = PPOConfig(total_steps=OURS_MAX_STEPS, stop_at_return=TARGET, threads=1)
+    result = train(SCENARIO, config, seed=seed)
     seconds = time.perf_counter() - start
-    return seconds, success(result.policy), result.steps
+    last = result.history.iloc[-1]
+    reached = bool(last["episodes"] >= config.stop_window and last["mean_reward"] >= TARGET)
+    return seconds, success(result.policy), result.steps, reached
 
 
 def sb3_run(kind: str, seed: int, cap: float, eval_every: int) -> tuple[float | None, float, int]:
@@ -113,6 +128,13 @@ def fleet_total(times: list[float | None], cap: float) -> tuple[float, bool]:
     return sum(cap if s is None else s for s in times), any(s is None for s in times)
 
 
+def bound_mark(sb3_censored: bool, ours_censored: bool) -> str:
+    """How SB3's total over ours relates to the true ratio: ``>`` when only SB3's total is a lower bound,
+    ``<`` when only ours is, ``~`` when both are (then it bounds neither way), nothing when neither is."""
+    marks = {(True, False): ">", (False, True): "<", (True, True): "~", (False, False): ""}
+    return marks[(sb3_censored, ours_censored)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=3, help="seeds of ours for the median in (a)")
@@ -126,11 +148,13 @@ def main() -> None:
         SCENARIO = get_scenario("coin-diverse", alpha=args.alpha)
     print(f"scenario: {SCENARIO.name}" + (f" (alpha {args.alpha})" if args.alpha is not None else ""))
 
-    times = []
+    times, censored = [], []
     for seed in range(max(args.seeds, args.fleet)):
-        s, rate, steps = ours(seed)
+        s, rate, steps, reached = ours(seed)
         times.append(s)
-        print(f"(a) ours      seed {seed}: {s:6.1f} s, {steps:>9,} steps, success after stop {rate:.3f}", flush=True)
+        censored.append(not reached)
+        note = "" if reached else f" (did not reach 95% within {OURS_MAX_STEPS:,} steps: censored)"
+        print(f"(a) ours      seed {seed}: {s:6.1f} s, {steps:>9,} steps, success after stop {rate:.3f}{note}")
     ours_s = float(np.median(times[: args.seeds]))
     print(f"(a) ours median over {args.seeds} seeds: {ours_s:.1f} s")
     sb3_times: dict[str, list[float | None]] = {"newcomer": [], "strong": []}
@@ -164,21 +188,33 @@ def main() -> None:
     )
     if args.fleet:
         n = args.fleet
-        ours_total = sum(times[:n])
+        ours_total, ours_cut = sum(times[:n]), sum(censored[:n])
         totals = {k: fleet_total(v, args.cap) for k, v in sb3_times.items()}
         print(f"\nwall time to train {n} seeds to 95%, one after another (SB3 capped at {args.cap:.0f} s a seed):")
-        print(f"  ours            {ours_total:8.1f} s")
+        print(f"  ours            {'>' if ours_cut else ' '}{ours_total:8.1f} s  ({ours_cut} seed(s) censored)")
         for k, (total, bound) in totals.items():
             print(f"  SB3 {k:<11} {'>' if bound else ' '}{total:8.1f} s  ({total / ours_total:.1f}x ours)")
+        # the typical seed, robust to censoring: Kaplan-Meier medians of the time to 95%
+        medians = {"ours": km_median(times[:n], [not c for c in censored[:n]])}
+        for k, v in sb3_times.items():
+            medians[k] = km_median([args.cap if s is None else s for s in v], [s is not None for s in v])
+        print("Kaplan-Meier median time to 95% per seed (95% interval; censored seeds counted as censored):")
+        for k, (med, low, high) in medians.items():
+            print(f"  {k:<15} {med:8.1f} s  [{low:.1f}, {high:.1f}]  ({med / medians['ours'][0]:.1f}x ours)")
         for k, (total, bound) in totals.items():
             tag = "sb3_newcomer" if k == "newcomer" else "sb3_strong"
             line += f" {tag}_fleet_s={'>' if bound else ''}{total:.1f}"
+        line += (
+            f" km_median_ours_s={medians['ours'][0]:.1f}"
+            f" km_median_ratio={medians['newcomer'][0] / medians['ours'][0]:.1f}"
+            f" km_median_ratio_strong={medians['strong'][0] / medians['ours'][0]:.1f}"
+        )
         new_total, new_bound = totals["newcomer"]
         strong_total, strong_bound = totals["strong"]
         line += (
-            f" ours_fleet_s={ours_total:.1f} fleet_seeds={n}"
-            f" ratio_{n}seeds={'>' if new_bound else ''}{new_total / ours_total:.1f}"
-            f" ratio_strong_{n}seeds={'>' if strong_bound else ''}{strong_total / ours_total:.1f}"
+            f" ours_fleet_s={'>' if ours_cut else ''}{ours_total:.1f} ours_censored_seeds={ours_cut} fleet_seeds={n}"
+            f" ratio_{n}seeds={bound_mark(new_bound, bool(ours_cut))}{new_total / ours_total:.1f}"
+            f" ratio_strong_{n}seeds={bound_mark(strong_bound, bool(ours_cut))}{strong_total / ours_total:.1f}"
         )
     print(line)
 
