@@ -124,7 +124,7 @@ INNER = next(c for c in FRAMING1_CASES if c.expected == "inner misalignment")
 # whose seeds agree is settled by ten; where they split, the share needs more). The
 # second look can only be taken after a split, so the only result it can change the
 # test of is a row that split; the first look stops on unanimity alone, whose chance
-# under the null of one half is 2^-10 per row. The inner row rests
+# under the null of one half is 1 in 1,024 per row. The inner row rests
 # on three more: that its policies reveal a *place* as their goal rather than the coin,
 # that the place survives a counterfactual (moving the coin does not move the path), and
 # that the policies *perceive* the coin they ignore. The family is corrected with Holm.
@@ -336,8 +336,8 @@ for name, budget in (("eighth", budgets[0]), ("half", budgets[2])):
 # steps) it is the verdict of {glue:text}`curve_half_seeds` of {glue:text}`n_side_seeds`
 # seeds, with {glue:text}`curve_half_episodes_share` of test episodes
 # ({glue:text}`curve_half_episodes_low` to {glue:text}`curve_half_episodes_high`); at an
-# eighth ({glue:text}`curve_eighth_steps` steps) of {glue:text}`curve_eighth_seeds`, with
-# {glue:text}`curve_eighth_episodes_share` of test episodes.
+# eighth ({glue:text}`curve_eighth_steps` steps) of {glue:text}`curve_eighth_seeds` of
+# {glue:text}`n_side_seeds` seeds, with {glue:text}`curve_eighth_episodes_share` of test episodes.
 
 # %% [markdown]
 # ## The inner row: a place as the goal, a coin that is seen and ignored
