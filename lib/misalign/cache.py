@@ -1,9 +1,10 @@
 """The on-disk cache of trained policies and sweep cells: where it lives, keys, atomic writes.
 
 A cached result is stored under a key made of what determines it: the function, its
-settings, the seed, and the library version plus the source of the modules the
-function's module imports (directly or not). Editing a module a result depends on
-invalidates it; editing an unrelated analysis module does not. Files are written to a
+settings, the seed, and the library version plus the code of the modules the function's
+module imports (directly or not). Editing a module a result depends on invalidates it;
+editing an unrelated analysis module does not, and neither do comments, docstrings or
+layout (the code is read as its syntax tree, so retraining is for changes of behaviour). Files are written to a
 temporary name and renamed, so an interrupted run never leaves half a file.
 """
 
@@ -97,13 +98,30 @@ def module_closure(module: str) -> tuple[str, ...]:
     return tuple(sorted(seen))
 
 
+def code_digest(path: Path) -> str:
+    """A hash of a Python file's code: its syntax tree without docstrings, so comments,
+    docstrings and layout do not count, and every change of behaviour does."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+
+
 @lru_cache(maxsize=64)
 def library_fingerprint(modules: tuple[str, ...]) -> str:
-    """The version plus a hash of the named modules' source, so cached results follow code changes."""
+    """The version plus a hash of the named modules' code, so cached results follow code changes."""
     digest = hashlib.sha256(misalign.__version__.encode())
     for rel in sorted(modules):
         digest.update(rel.encode())
-        digest.update(_source(rel).read_bytes())
+        digest.update(code_digest(_source(rel)).encode())
     return f"{misalign.__version__}-{digest.hexdigest()[:12]}"
 
 
