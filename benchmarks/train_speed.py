@@ -24,7 +24,8 @@ has not reached 95% by then is censored too: its total is then a lower bound and
 is marked "<" (an upper bound), or "~" when both sides are censored (a bound neither way).
 The ratios are SB3's total over ours, so they are scale-free: a run with fewer seeds
 estimates the 10-seed ratio, and is labelled with the number of seeds it ran
-(``ratio_{N}seeds``); the 10-seed run showed that a few seeds can miss a plateaued seed. For the issue-12 question:
+(``ratio_{N}seeds``), but a few seeds can miss a seed that plateaus (the 10-seed run
+found one of ours). For the issue-12 question:
 
     OMP_NUM_THREADS=1 python benchmarks/train_speed.py --alpha 0.25 --fleet 10 --cap 600
 

@@ -104,7 +104,7 @@ from misalign.sweeps import run_sweep
 FULL = Profile(n_seeds=20, settings={"episodes": 256, "calibration_episodes": 200, "first_look": 10, "side_seeds": 10})
 PROFILES = {
     "full": FULL,
-    "confirm": confirm_profile(FULL),  # the same run on seeds 1000-1019 (make confirm)
+    "confirm": confirm_profile(FULL),  # the same run on seeds 1000-1009, 1000-1019 where a row splits (make confirm)
     "smoke": Profile(n_seeds=2, enforce_claims=False, budget_scale=0.05,
                      settings={"episodes": 32, "calibration_episodes": 32, "first_look": 2, "side_seeds": 2}),
 }
@@ -129,9 +129,9 @@ INNER = next(c for c in FRAMING1_CASES if c.expected == "inner misalignment")
 # that the place survives a counterfactual (moving the coin does not move the path), and
 # that the policies *perceive* the coin they ignore. The family is corrected with Holm.
 # The published run tests this table on seeds 0–9 (0–19 where a row splits); `make
-# confirm` tests the same table on seeds 1000–1009 (1000–1019). Beyond the tests, the chapter asks more of each row (its claims at
-# the end): at least 90% of seeds in the expected outcome, with the Clopper-Pearson lower
-# bound above one half.
+# confirm` tests the same table on seeds 1000–1009 (1000–1019). Beyond the tests, the
+# chapter asks more of each row (its claims at the end): at least 90% of seeds in the
+# expected outcome, with the Clopper-Pearson lower bound above one half.
 
 # %%
 HYPOTHESES = Preregistration([

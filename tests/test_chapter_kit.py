@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 from misalign import claims
-from misalign.chapter import MIN_TRAINING_STEPS, Chapter, Profile, check_seeds, open_chapter, scaled_budget
+from misalign.budgets import MIN_TRAINING_STEPS, scaled_budget
+from misalign.chapter import Chapter, Profile, check_seeds, open_chapter
 
 PROFILES = {
     "full": Profile(n_seeds=10, settings={"episodes": 256}),

@@ -4,8 +4,8 @@ A cached result is stored under a key made of what determines it: the function, 
 settings, the seed, and the library version plus the code of the modules the function's
 module imports (directly or not). Editing a module a result depends on invalidates it;
 editing an unrelated analysis module does not, and neither do comments, docstrings or
-layout (the code is read as its syntax tree, so retraining is for changes of behaviour). Files are written to a
-temporary name and renamed, so an interrupted run never leaves half a file.
+layout (the code is read as its syntax tree, so only changes of code retrain). Files are
+written to a temporary name and renamed, so an interrupted run never leaves half a file.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from misalign import claims
-from misalign.budgets import MIN_TRAINING_STEPS, scaled_budget  # noqa: F401 (MIN_TRAINING_STEPS: re-exported)
+from misalign.budgets import scaled_budget
 from misalign.validation import check_choice, check_int_range, is_real
 
 # Where a confirm run's seeds start: far from the published seeds 0.. so no policy is shared.
