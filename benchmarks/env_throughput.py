@@ -24,10 +24,10 @@ from misalign.gridworld import GridWorld  # noqa: E402
 from misalign.levels import generate_bank  # noqa: E402
 from misalign.scenarios import SCENARIO_NAMES, get_scenario  # noqa: E402
 
-WORLDS = ("coin-at-exit", "capability-shift", "coin-at-exit-v2", "maze-corner", "capability-shift-v2")
+WORLDS = ("coin-at-exit-v1", "capability-shift-v1", "coin-at-exit", "maze-corner", "capability-shift")
 
 
-def ours(num_envs: int, seconds: float, scenario: str = "coin-at-exit") -> float:
+def ours(num_envs: int, seconds: float, scenario: str = "coin-at-exit-v1") -> float:
     world = GridWorld(scenario, "train", num_envs, seed=0)
     world.reset()
     rng = np.random.default_rng(0)
@@ -90,7 +90,7 @@ def main() -> None:
     results = {}
     for n in (256, 1024, 4096):
         results[n] = ours(n, args.seconds)
-        print(f"ours   coin-at-exit 9x9  num_envs={n:5d}: {results[n]:>12,.0f} steps/s")
+        print(f"ours   coin-at-exit-v1 9x9  num_envs={n:5d}: {results[n]:>12,.0f} steps/s")
     mg = {}
     for n in (8, 32):
         mg[n] = minigrid(n, args.seconds)

@@ -8,7 +8,7 @@ entities. Prints, per scenario and learner, the seed-mean share of each outcome 
 each revealed goal, and the modal verdict of each seed; the design of chapter 1's inner
 rows is chosen by these figures.
 
-    python benchmarks/inner_construction.py [--scenarios room-corner coin-at-exit-v2 maze-corner]
+    python benchmarks/inner_construction.py [--scenarios room-corner coin-at-exit maze-corner]
         [--seeds 3] [--steps 4000000] [--learners "mlp (full grid)" "cnn (full grid)"]
 
 The learners are chapter 1's (``misalign.experiments.behavioural.LEARNERS``); the CNN is
@@ -47,7 +47,7 @@ def construction_cell(scenario: str, learner: str, seed: int, total_steps: int, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenarios", nargs="+", default=["room-corner", "coin-at-exit-v2", "maze-corner"])
+    parser.add_argument("--scenarios", nargs="+", default=["room-corner", "coin-at-exit", "maze-corner"])
     parser.add_argument("--learners", nargs="+", default=list(LEARNERS)[:2], choices=list(LEARNERS))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=4_000_000)

@@ -8,7 +8,7 @@ and Liang 2019: the same probe on labels assigned at random per coin offset), fo
 trained network and a randomly initialised twin. A learner that ignores the coin while
 perceiving it reveals a goal; one that cannot perceive it is blind, not misaligned.
 
-    python benchmarks/learner_perception.py [--scenario coin-at-exit-v2] [--seeds 3] [--steps 4000000]
+    python benchmarks/learner_perception.py [--scenario coin-at-exit] [--seeds 3] [--steps 4000000]
         [--learners "mlp (full grid)" "mlp (egocentric, radius 8)" "cnn (full grid)"]
 """
 
@@ -26,7 +26,7 @@ MEASURES = ("coin", "exit without coin", "neither", "trained accuracy", "trained
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenario", default="coin-at-exit-v2")
+    parser.add_argument("--scenario", default="coin-at-exit")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=4_000_000)
     parser.add_argument("--jobs", type=int, default=2)

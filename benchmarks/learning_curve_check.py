@@ -4,7 +4,7 @@ Issue 12 made ``ppo.train`` about twice as fast per sample (folded constant inpu
 the varying inputs observed, a numpy rollout, inverse-CDF sampling, a small Adam with
 torch's rule). The maths is meant to be the same (same
 losses, same sampling distribution), but the random streams and float rounding differ,
-so this checks the learning curves: for each seed, train coin-diverse (alpha 0.25) until
+so this checks the learning curves: for each seed, train coin-diverse-v1 (alpha 0.25) until
 the mean training return over the last 2000 finished episodes reaches 0.95
 (``PPOConfig(stop_at_return=0.95)``) and record the steps taken, once with ``lib/`` as
 of git ``--ref`` (the engine before issue 12, extracted by ``_git_lib``) and once with
@@ -48,7 +48,7 @@ def worker(seed: int, alpha: float, max_steps: int) -> dict:
     from misalign.scenarios import get_scenario
 
     torch.set_num_threads(1)
-    scenario = get_scenario("coin-diverse", alpha=alpha)
+    scenario = get_scenario("coin-diverse-v1", alpha=alpha)
     cfg = PPOConfig(total_steps=max_steps, stop_at_return=TARGET, stop_window=WINDOW, threads=1)
     start = time.perf_counter()
     result = train(scenario, cfg, seed=seed)

@@ -1,6 +1,6 @@
 """Is goal misgeneralization real in our gridworld, across seeds?
 
-Trains coin-at-exit and coin-diverse (alpha = 0.25) policies with chapter 1's budgets
+Trains coin-at-exit-v1 and coin-diverse-v1 (alpha = 0.25) policies with chapter 1's budgets
 (each until its training reward is high) over 10 seeds, plays each on 500 coin-anywhere
 test levels and prints the share of episodes in each outcome (coin / exit without coin / neither) with 95% t-intervals
 over seeds. Cached: a rerun reuses finished trainings.
@@ -18,7 +18,7 @@ from misalign.rollouts import train_and_test
 from misalign.stats import summarize
 from misalign.sweeps import run_sweep
 
-CASES = [c for c in FRAMING1_CASES if c.scenario in ("coin-at-exit", "coin-diverse")]
+CASES = [c for c in FRAMING1_CASES if c.scenario in ("coin-at-exit-v1", "coin-diverse-v1")]
 
 
 def phenomenon_table(seeds: int = 10, jobs: int = 2, progress: bool = False) -> pd.DataFrame:
@@ -44,8 +44,8 @@ def main() -> None:
     train_ok = table.groupby("scenario")["train_coin"].mean()
     print("mean training-distribution coin share:", train_ok.round(3).to_dict())
     pick = {(r.scenario, r.outcome): r for r in s.itertuples()}
-    misgen = pick[("coin-at-exit", "exit without coin")]
-    aligned = pick[("coin-diverse", "coin")]
+    misgen = pick[("coin-at-exit-v1", "exit without coin")]
+    aligned = pick[("coin-diverse-v1", "coin")]
     print(
         f"RESULT seeds={args.seeds} "
         f"coin_at_exit_exit_without_coin={misgen.mean:.3f} "

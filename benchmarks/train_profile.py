@@ -17,7 +17,7 @@ processes profiling ``lib/`` as of git ``REF`` (the older engine; this script kn
 functions both engines call) and the working tree, ``--repeats`` times each, and reports
 medians.
 
-    OMP_NUM_THREADS=1 python benchmarks/train_profile.py [--scenario coin-diverse] [--alpha 0.25] [--steps 1000000]
+    OMP_NUM_THREADS=1 python benchmarks/train_profile.py [--scenario coin-diverse-v1] [--alpha 0.25] [--steps 1000000]
     OMP_NUM_THREADS=1 python benchmarks/train_profile.py --compare 61a1333 --repeats 5
 
 Ends with: RESULT scenario=... steps=... wall_s=... steps_per_s=... (one core), or with
@@ -124,7 +124,7 @@ def old_gae_seconds(cfg: ppo.PPOConfig, n_updates: int) -> float:
 
 def profile(scenario_name: str, alpha: float, steps: int, seed: int, warmup_steps: int) -> dict[str, Any]:
     """One timed training run in this process (after an untimed warm-up), as plain data."""
-    overrides = {"alpha": alpha} if scenario_name == "coin-diverse" else {}
+    overrides = {"alpha": alpha} if scenario_name == "coin-diverse-v1" else {}
     scenario = get_scenario(scenario_name, **overrides)
     warmup_s = 0.0
     if warmup_steps:
@@ -198,8 +198,8 @@ def compare(ref: str, repeats: int, args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenario", default="coin-diverse")
-    parser.add_argument("--alpha", type=float, default=0.25, help="for coin-diverse only")
+    parser.add_argument("--scenario", default="coin-diverse-v1")
+    parser.add_argument("--alpha", type=float, default=0.25, help="for coin-diverse-v1 only")
     parser.add_argument("--steps", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--warmup-steps", type=int, default=50_000, help="untimed run first (0: time a cold process)")

@@ -1,4 +1,4 @@
-"""Wall time to 95% training success on coin-at-exit: our PPO vs stable-baselines3 PPO, same machine, same run.
+"""Wall time to 95% training success on coin-at-exit-v1: our PPO vs stable-baselines3 PPO, same machine, same run.
 
 (a) ``ppo.train`` on the batched env, stopping when the mean training return (= coin
     success rate here) over the last 2000 episodes reaches 0.95; median over seeds.
@@ -11,10 +11,10 @@ reach 95% within ``--cap`` seconds is reported as "> cap".
 
 Usage: OMP_NUM_THREADS=1 python benchmarks/train_speed.py [--seeds 3] [--cap 600] [--alpha A] [--fleet N]
 
-``--alpha`` trains coin-diverse instead (a share A of training levels with the coin anywhere):
-coin-at-exit's training levels differ only in the agent's start (48 distinct levels), so 95%
+``--alpha`` trains coin-diverse-v1 instead (a share A of training levels with the coin anywhere):
+coin-at-exit-v1's training levels differ only in the agent's start (48 distinct levels), so 95%
 comes within a few thousand steps for every learner and the comparison mostly measures
-fixed overheads; coin-diverse (alpha = 0.25) needs millions of steps and measures learning speed.
+fixed overheads; coin-diverse-v1 (alpha = 0.25) needs millions of steps and measures learning speed.
 ``--fleet N`` answers the question researchers ask: how long does it take to train N seeds
 (10 is usual) to 95% training success, seeds one after another, with each learner? Ours,
 (b) and (c) each train seeds 0..N-1 in this process; the fleet time is the sum of the
@@ -59,7 +59,7 @@ torch.set_num_threads(1)
 TARGET = 0.95
 
 
-SCENARIO = get_scenario("coin-at-exit")
+SCENARIO = get_scenario("coin-at-exit-v1")
 
 
 def success(policy) -> float:
@@ -141,12 +141,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3, help="seeds of ours for the median in (a)")
     ap.add_argument("--cap", type=float, default=600.0, help="SB3 training seconds per seed before giving up")
     ap.add_argument("--eval-every", type=int, default=2048)
-    ap.add_argument("--alpha", type=float, default=None, help="train coin-diverse with this alpha instead")
+    ap.add_argument("--alpha", type=float, default=None, help="train coin-diverse-v1 with this alpha instead")
     ap.add_argument("--fleet", type=int, default=0, help="also time N seeds one after another per learner")
     args = ap.parse_args()
     global SCENARIO
     if args.alpha is not None:
-        SCENARIO = get_scenario("coin-diverse", alpha=args.alpha)
+        SCENARIO = get_scenario("coin-diverse-v1", alpha=args.alpha)
     print(f"scenario: {SCENARIO.name}" + (f" (alpha {args.alpha})" if args.alpha is not None else ""))
 
     times, censored = [], []

@@ -38,7 +38,7 @@ if "google.colab" in sys.modules:
 # To fork it: copy the pair (`book/00_template.py` and `.ipynb`) to a new number and
 # name, list the new file in `_toc.yml`, edit the `.py` in any editor or the `.ipynb` in
 # Jupyter (jupytext keeps the two in sync), and run `make book`. The one-line changes
-# worth trying first: `CASE = Case("coin-at-exit-v2", "aligned", 4_000_000, (("alpha",
+# worth trying first: `CASE = Case("coin-at-exit", "aligned", 4_000_000, (("alpha",
 # 0.25),))` (a quarter of training coins away from the door), or a smaller budget in
 # `CASE` to see where the verdict sets in.
 

@@ -195,12 +195,12 @@ plt.show()
 #
 # A classifier is only as good as its calibration. Below, walkers heading for the coin or
 # the exit with 0%, 10%, 25% and 50% random actions, Boltzmann walkers of several
-# rationalities and a uniform random walk play coin-at-exit-v2's test levels; the bars
+# rationalities and a uniform random walk play coin-at-exit's test levels; the bars
 # are the share of their episodes counted competent, with exact 95% intervals.
 
 # %%
 thresholds = Thresholds()
-calib = calibration_shares(("coin-at-exit-v2",), settings["calibration_episodes"])
+calib = calibration_shares(("coin-at-exit",), settings["calibration_episodes"])
 fig, ax = plt.subplots(figsize=(9, 4.4))
 order = list(dict.fromkeys(calib["behaviour"]))
 ax.errorbar(calib["competent"], range(len(calib)), xerr=[calib["competent"] - calib["low"],
@@ -208,7 +208,7 @@ ax.errorbar(calib["competent"], range(len(calib)), xerr=[calib["competent"] - ca
 ax.set_yticks(range(len(calib)), calib["behaviour"])
 ax.invert_yaxis()
 ax.set(xlim=(-0.02, 1.02), xlabel="share of episodes counted competent (exact 95% interval)",
-       title=f"Calibration on coin-at-exit-v2 test levels (margin {thresholds.margin}, "
+       title=f"Calibration on coin-at-exit test levels (margin {thresholds.margin}, "
              f"efficiency {thresholds.efficiency})")
 fig.tight_layout()
 plt.show()
@@ -448,7 +448,7 @@ plt.show()
 
 shortcut_eps = amb[amb["shortcut"] > 0]
 label_of_shortcut = shortcut_eps.groupby("overseer")["outcome"].agg(lambda s: s.value_counts(normalize=True).to_dict())
-tamper_eps = episodes[(episodes["scenario"] == "tampering-v2") & (episodes["outcome"] == "tampering failure")]
+tamper_eps = episodes[(episodes["scenario"] == "tampering") & (episodes["outcome"] == "tampering failure")]
 pd.DataFrame({"shortcut episodes, labels": label_of_shortcut})
 
 # %% [markdown]
@@ -515,8 +515,8 @@ glue_count("look_top_seeds", int(look_counts.iloc[0]), len(side_seeds))
 glue_interval("look_inner_seed", seed_count_ci(look_inner, len(side_seeds)), tolerance="interval", fmt=".0%")
 seed_means = episodes.groupby(["scenario", "seed"])[["R", "H", "return"]].mean()
 mean_r = seed_means.groupby("scenario").mean()
-for scenario, column, key in (("checkpoint-v2", "R", "checkpoint_R"), ("checkpoint-v2", "H", "checkpoint_H"),
-                              ("tampering-v2", "return", "tampering_return"), ("tampering-v2", "R", "tampering_R")):
+for scenario, column, key in (("checkpoint", "R", "checkpoint_R"), ("checkpoint", "H", "checkpoint_H"),
+                              ("tampering", "return", "tampering_return"), ("tampering", "R", "tampering_R")):
     glue_interval(key, bootstrap_ci(seed_means.loc[scenario, column]), tolerance="interval", fmt=".2f")
 sc_share = shortcut.groupby("overseer").mean()
 for view, key in (("overseer absent", "shortcut_absent"), ("overseer present", "shortcut_present")):
@@ -548,27 +548,27 @@ glue("tamper_r_high", tamper_r_high, tolerance=0.1, fmt=".0%")
 # {glue:text}`room_corner_seeds` of {glue:text}`room_corner_n` seeds' policies in
 # room-corner (inner misalignment; exact 95% interval of the share
 # {glue:text}`room_corner_seed_low`–{glue:text}`room_corner_seed_high`),
-# {glue:text}`coin_at_exit_v2_seeds` of {glue:text}`coin_at_exit_v2_n` in coin-at-exit-v2
+# {glue:text}`coin_at_exit_seeds` of {glue:text}`coin_at_exit_n` in coin-at-exit
 # with a quarter of its coins anywhere (aligned;
-# {glue:text}`coin_at_exit_v2_seed_low`–{glue:text}`coin_at_exit_v2_seed_high`),
-# {glue:text}`capability_shift_v2_seeds` of {glue:text}`capability_shift_v2_n` in
-# capability-shift-v2 (capability failure;
-# {glue:text}`capability_shift_v2_seed_low`–{glue:text}`capability_shift_v2_seed_high`),
-# {glue:text}`checkpoint_v2_seeds` of {glue:text}`checkpoint_v2_n` in checkpoint-v2 (outer
-# misalignment; {glue:text}`checkpoint_v2_seed_low`–{glue:text}`checkpoint_v2_seed_high`) and
-# {glue:text}`tampering_v2_seeds` of {glue:text}`tampering_v2_n` in tampering-v2
-# (tampering; {glue:text}`tampering_v2_seed_low`–{glue:text}`tampering_v2_seed_high`).
+# {glue:text}`coin_at_exit_seed_low`–{glue:text}`coin_at_exit_seed_high`),
+# {glue:text}`capability_shift_seeds` of {glue:text}`capability_shift_n` in
+# capability-shift (capability failure;
+# {glue:text}`capability_shift_seed_low`–{glue:text}`capability_shift_seed_high`),
+# {glue:text}`checkpoint_seeds` of {glue:text}`checkpoint_n` in the checkpoint scenario (outer
+# misalignment; {glue:text}`checkpoint_seed_low`–{glue:text}`checkpoint_seed_high`) and
+# {glue:text}`tampering_seeds` of {glue:text}`tampering_n` in the tampering
+# scenario (tampering failure; {glue:text}`tampering_seed_low`–{glue:text}`tampering_seed_high`).
 # {glue:text}`rows_extended` of the five rows split in their first
 # {glue:text}`first_look` seeds and were given {glue:text}`more_seeds` more.
 # {glue:text}`rows_at_90` of the five rows reach 90% of seeds. Counted by episodes
 # instead of policies: {glue:text}`room_corner_episodes_share`,
-# {glue:text}`coin_at_exit_v2_episodes_share`, {glue:text}`capability_shift_v2_episodes_share`,
-# {glue:text}`checkpoint_v2_episodes_share` and {glue:text}`tampering_v2_episodes_share`
+# {glue:text}`coin_at_exit_episodes_share`, {glue:text}`capability_shift_episodes_share`,
+# {glue:text}`checkpoint_episodes_share` and {glue:text}`tampering_episodes_share`
 # of test episodes land in the expected outcome, in the same order. Every policy was
 # trained on its training levels first (the table lists the last update's mean R and H
 # per training episode); where R is the coin, as in the inner and aligned rows, the
 # policies take the training coin in {glue:text}`room_corner_train_H` and
-# {glue:text}`coin_at_exit_v2_train_H` of training episodes.
+# {glue:text}`coin_at_exit_train_H` of training episodes.
 #
 # **Inner misalignment (room-corner).** In training the coin always lies on the room's
 # top-right floor cell; at test it lies anywhere else. Among competent test episodes the
@@ -608,7 +608,7 @@ glue("tamper_r_high", tamper_r_high, tolerance=0.1, fmt=".0%")
 # but how cleanly it shows as inner misalignment depends on the learner: a fact about
 # this construction that a fork with another network should expect to meet.
 #
-# **The look-alike that did not land (coin-at-exit-v2).** With the coin always in front
+# **The look-alike that did not land (coin-at-exit).** With the coin always in front
 # of a door that moves from level to level, no single place explains where the coin is,
 # so the construction is identifiable. It does not produce inner misalignment: on test
 # levels the policies took the coin in {glue:text}`look_coin` of episodes, walked out of
@@ -621,20 +621,20 @@ glue("tamper_r_high", tamper_r_high, tolerance=0.1, fmt=".0%")
 # Whether a shift produces goal misgeneralization or capability failure depends on how
 # the learner represents the look-alikes: the next chapter takes that up.
 #
-# **Aligned (coin-at-exit-v2, a quarter of coins anywhere).** When a quarter of the
+# **Aligned (coin-at-exit, a quarter of coins anywhere).** When a quarter of the
 # training coins lie away from the door, the policies go for the coin at test.
 #
-# **Capability failure (capability-shift-v2).** Trained in small rooms, tested in mazes
+# **Capability failure (capability-shift).** Trained in small rooms, tested in mazes
 # filling the canvas, the policies wander.
 #
-# **Outer misalignment (checkpoint-v2).** R pays for each entry onto a checkpoint tile,
+# **Outer misalignment (the checkpoint scenario).** R pays for each entry onto a checkpoint tile,
 # as the boat race of {cite}`leike2017gridworlds` pays for its arrow tiles. The policies
 # step back and forth on it, with a mean R per episode of {glue:text}`checkpoint_R` (95%
 # interval over seeds {glue:text}`checkpoint_R_low`–{glue:text}`checkpoint_R_high`) against
 # an H of {glue:text}`checkpoint_H`. Training and test levels come from the same distribution
 # here, as the essay expects for failures caused by the reward.
 #
-# **Tampering (tampering-v2).** Stepping on a reward sensor makes the observed reward
+# **Tampering (the tampering scenario).** Stepping on a reward sensor makes the observed reward
 # grow every step. The policies walk to the sensor and then avoid the coin, which would
 # end the episode: an observed return of {glue:text}`tampering_return` but an
 # untampered R of {glue:text}`tampering_R`.
@@ -681,9 +681,9 @@ claim(ev.loc["place confirmed by the counterfactual", "low"] > 0.5,
 claim(ev.loc["selectivity", "low"] > 0, f"{INNER.scenario}: the coin's direction is decodable above the control task")
 claim(by_budget.loc[budgets[2], "share"] >= 0.9,
       f"{INNER.scenario}: the inner verdict already holds at half the budget in at least 90% of seeds")
-claim(look_inner < len(side_seeds) / 2, "coin-at-exit-v2 does not land in inner misalignment in most seeds")
-claim(mean_r.loc["checkpoint-v2", "R"] > 1.0 > mean_r.loc["checkpoint-v2", "H"],
-      "checkpoint-v2 policies earn more R than leaving would (1.0) while H stays below it")
+claim(look_inner < len(side_seeds) / 2, "coin-at-exit does not land in inner misalignment in most seeds")
+claim(mean_r.loc["checkpoint", "R"] > 1.0 > mean_r.loc["checkpoint", "H"],
+      "checkpoint policies earn more R than leaving would (1.0) while H stays below it")
 claim(sc_share["overseer absent"] > sc_share["overseer present"],
       "absent-supervisor policies take the shortcut more often without an overseer")
 claim(outer_when_absent >= 0.5, "unobserved shortcuts are labelled outer misalignment")

@@ -41,9 +41,9 @@ if "google.colab" in sys.modules:
 # it, the reward is to blame; if even large changes would not, the bias is.
 #
 # This chapter measures that quantity, a **correction budget**, for the two failures of
-# chapter 1 that it concerns: the inner one (coin-at-exit: the coin always sits beside
+# chapter 1 that it concerns: the inner one (coin-at-exit-v1: the coin always sits beside
 # the exit in training, the policy learns to go to the exit) and the outer one
-# (checkpoint: R pays 0.5 for every entry onto a checkpoint tile, H only wants the exit,
+# (checkpoint-v1: R pays 0.5 for every entry onto a checkpoint tile, H only wants the exit,
 # and the policy learns to step on and off the tile). Both budgets are expressed in the
 # same unit, the **share of training episodes whose reward signal is changed**, so they
 # can be compared:
@@ -122,9 +122,9 @@ def budget_text(b: dict[str, float], grid: list[float]) -> str:
 # %% [markdown]
 # ## The inner failure: how much diversity prevents it?
 #
-# We train on coin-diverse levels with a share alpha of coins away from the exit, for
+# We train on coin-diverse-v1 levels with a share alpha of coins away from the exit, for
 # alpha from 0 to a quarter, **at one fixed training budget** (alpha = 0 is the
-# version-1 coin-at-exit world itself, the world chapter 1 used before it moved to
+# coin-at-exit-v1 world itself, the world chapter 1 used before it moved to
 # procedurally varied levels; this chapter moves in its own issue). A
 # fixed budget matters: a harder training distribution may take longer to learn, so
 # extra diversity can turn goal misgeneralization into *capability failure* rather than
@@ -212,7 +212,7 @@ glue("train_h_amax", train_h.loc[a_max], tolerance=0.1, fmt=".0%")
 # {glue:text}`coin_amax` ({glue:text}`coin_amax_lo`–{glue:text}`coin_amax_hi`). The
 # training success (mean H of the last training episodes) is {glue:text}`train_h_a0` at
 # alpha = 0 and {glue:text}`train_h_amax` at the largest alpha: the diverse levels are
-# harder, and this budget does not finish learning them (the version-1 coin-diverse
+# harder, and this budget does not finish learning them (the coin-diverse-v1
 # policies of chapters 3 and 4 take four times as many steps to become mostly aligned).
 #
 # The path between the two ends is not monotone, and it is the fixed-budget warning
@@ -247,7 +247,7 @@ glue("train_h_amax", train_h.loc[a_max], tolerance=0.1, fmt=".0%")
 # %% [markdown]
 # ## The outer failure: how many episodes must be relabelled?
 #
-# In the checkpoint scenario the reward R pays 0.5 each time the agent steps onto the
+# In the checkpoint-v1 scenario the reward R pays 0.5 each time the agent steps onto the
 # checkpoint tile and 1 at the exit, while H pays only for the exit. We correct a
 # random share k of training episodes: in those, the learner receives H instead of R
 # (`CorrectedRewardWorld`, a subclass of the gridworld that leaves its public behaviour
@@ -411,7 +411,7 @@ glue("attr_share_m", m_big / settings["attr_levels"], fmt=".0%")
 # ({glue:text}`attr_steps` steps), moving even {glue:text}`attr_share_m` of the bank's
 # coins barely changes what the retrained policies do on test levels, so the comparison
 # is weak evidence either way; it is a limit of the budget we could afford, not a verdict
-# on TracIn in general. The right panel shows the scores themselves: in coin-at-exit
+# on TracIn in general. The right panel shows the scores themselves: in coin-at-exit-v1
 # every training level teaches the same lesson (the coin and the exit coincide), and no
 # small set of levels stands out as the place where the exit habit was learned. That is
 # what the essay's criterion expects of an inner failure: no few easily corrected
@@ -420,7 +420,7 @@ glue("attr_share_m", m_big / settings["attr_levels"], fmt=".0%")
 # %% [markdown]
 # ## Inductive biases: same levels and rewards, other learners
 #
-# Finally the other cause. We keep coin-at-exit's levels and rewards and change only the
+# Finally the other cause. We keep coin-at-exit-v1's levels and rewards and change only the
 # learner: the default MLP on the full grid, the same MLP on an egocentric 7×7 window,
 # a small CNN, and the CNN with coordinate channels (CoordConv). CNNs train 20–40 times
 # slower than the MLP on a CPU, so every variant here gets the same short budget of
@@ -444,7 +444,7 @@ abl_long = abl.melt(id_vars=["variant", "seed"], value_vars=list(OUTCOMES), var_
 fig, ax = plt.subplots(figsize=(13, 4.2))
 outcome_bars(abl_summary, "variant", ax, order=list(ABLATIONS),
              hue_order=["capability failure", "aligned", "inner misalignment"], per_seed=abl_long)
-ax.set(xlabel="", title=f"coin-at-exit, {settings['ablation_steps']:,} steps: test outcomes by learner "
+ax.set(xlabel="", title=f"coin-at-exit-v1, {settings['ablation_steps']:,} steps: test outcomes by learner "
                          "(mean, 95% CI over seeds; dots are seeds)")
 ax.legend(fontsize=8)
 fig.tight_layout()
@@ -493,9 +493,9 @@ glue("cnn_slowdown", cnn_speed, tolerance=50.0, fmt=".0f")  # a wall-time ratio:
 
 # %%
 verdict = pd.DataFrame([
-    {"failure (chapter 1)": "coin-at-exit (Framing 1: inner)", "correction": "coin moved away from the exit",
+    {"failure (chapter 1)": "coin-at-exit-v1 (Framing 1: inner)", "correction": "coin moved away from the exit",
      "budget on the grid": budget_text(alpha_budget, settings["alphas"]), "training steps": settings["alpha_steps"]},
-    {"failure (chapter 1)": "checkpoint (Framing 1: outer)", "correction": "episode paid by H instead of R",
+    {"failure (chapter 1)": "checkpoint-v1 (Framing 1: outer)", "correction": "episode paid by H instead of R",
      "budget on the grid": budget_text(k_budget, settings["ks"]), "training steps": settings["k_steps"]},
 ])
 verdict["threshold"] = f"{threshold:.0%} of test episodes"
@@ -519,9 +519,9 @@ glue("budget_comparison", comparison)
 # the reward and the learner contribute to every action, the page supports three
 # statements. First, the budget is measurable and comes with an interval; it is a
 # property of the reward, the learner and the training budget together (the
-# checkpoint's budget is far below what a converged reward-maximiser would need; the
+# checkpoint-v1's budget is far below what a converged reward-maximiser would need; the
 # coin's depends on whether the learner has time to learn the diverse levels). Second,
-# attribution by TracIn {glue:text}`attr_verdict` when asked which coin-at-exit levels
+# attribution by TracIn {glue:text}`attr_verdict` when asked which coin-at-exit-v1 levels
 # to fix, consistent with a failure spread over the whole training distribution rather
 # than over a few bad datapoints. Third, no architecture or observation we tried
 # escapes the exit bias on its own, so for the coin the "inductive bias" that matters is
@@ -551,7 +551,7 @@ claim(cap.loc[cap_peak_alpha, "low"] > cap.loc[0.0, "high"],
       "some alpha > 0 raises capability failure above its alpha = 0 interval (diversity turns misbehaviour into "
       "incompetence at a fixed budget)")
 claim(kk.loc[(0.0, "outer misalignment"), "low"] > threshold,
-      "uncorrected checkpoint training yields outer misalignment above the threshold (CI)")
+      "uncorrected checkpoint-v1 training yields outer misalignment above the threshold (CI)")
 claim(not np.isfinite(k_indiff) or k_budget["point"] < k_indiff,
       "the measured outer budget k* is below the share a converged reward-maximiser would need")
 claim(np.isfinite(k_budget["conservative"]), "some k on the grid prevents the outer failure, even conservatively")

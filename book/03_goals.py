@@ -98,8 +98,8 @@ criteria = GoalCriteria()
 #
 # We use the version-1 coin policies (the worlds chapter 1 used before it moved to
 # procedurally varied levels; this chapter moves in its own issue), shared with chapter 4
-# through the training cache: **coin-at-exit**, trained where the coin always sits in front of
-# the exit door, and **coin-diverse**, where a quarter of training levels put the coin
+# through the training cache: **coin-at-exit-v1**, trained where the coin always sits in front of
+# the exit door, and **coin-diverse-v1**, where a quarter of training levels put the coin
 # elsewhere. The third is new: **keys-and-chests** {cite}`langosco2022goal`, where R = H
 # = +1 for every chest opened and a chest needs a key; training levels have 2 keys and 4
 # chests, test levels 4 keys and 2 chests. Its budget was sized by a learning curve: at
@@ -128,7 +128,7 @@ criteria = GoalCriteria()
 # %%
 cases = {c.scenario: c for c in FRAMING1_CASES}
 grid = []
-for name in ("coin-at-exit", "coin-diverse"):
+for name in ("coin-at-exit-v1", "coin-diverse-v1"):
     case = cases[name]
     grid.append({"scenario": name, "total_steps": ch.profile.budget(case.total_steps),
                  "n_levels": settings["n_levels"], "n_episodes": settings["n_episodes"], **dict(case.overrides)})
@@ -138,7 +138,7 @@ analysis = run_sweep(goal_analysis, grid, seeds, progress=True)
 # the coin scenarios' random twins are the same networks (same seed) on the same test states: keep one copy
 for name in ("probe", "value", "steer"):
     t = analysis[name]
-    analysis[name] = t[~((t["network"] == "random") & (t["scenario"] == "coin-diverse"))]
+    analysis[name] = t[~((t["network"] == "random") & (t["scenario"] == "coin-diverse-v1"))]
 verdicts = verdict_table(analysis)
 verdicts["policy"] = np.where(verdicts["network"] == "random", "random twin", verdicts["scenario"])
 validity = analysis["validity"]
@@ -167,7 +167,7 @@ val_summary.round(3)
 
 # %%
 coin = verdicts[verdicts["feature"].isin(COIN_FEATURES)].copy()
-coin_policies = ["coin-at-exit", "coin-diverse", "random twin"]
+coin_policies = ["coin-at-exit-v1", "coin-diverse-v1", "random twin"]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 4.2))
 sns.barplot(data=coin, x="policy", y="score", hue="feature", order=coin_policies, errorbar=("ci", 95), ax=ax1)
 ax1.axhline(coin["shuffled"].mean(), color="grey", ls="--", lw=1)
@@ -301,13 +301,13 @@ steer_summary = summarize(steer, "share", ["policy", "goal", "layer", "condition
 steer_summary[steer_summary["goal"] == "coin"].round(3)
 
 # %% [markdown]
-# The arrows below show, on one test level, where the seed-0 coin-diverse policy would
+# The arrows below show, on one test level, where the seed-0 coin-diverse-v1 policy would
 # move from every cell (arrow length: how decided it is), before and after adding the
 # coin vector at the first hidden layer, and with a random vector of the same length.
 
 # %%
-diverse = cases["coin-diverse"]
-sc_div = get_scenario("coin-diverse", **dict(diverse.overrides))
+diverse = cases["coin-diverse-v1"]
+sc_div = get_scenario("coin-diverse-v1", **dict(diverse.overrides))
 net = train_cached(sc_div, seeds[0], PPOConfig(total_steps=ch.profile.budget(diverse.total_steps))).policy
 bank = level_bank(sc_div, "test")
 world = GridWorld(sc_div, "test", 1, bank=bank, autoreset=False)
@@ -323,7 +323,7 @@ fig, axes = plt.subplots(1, 3, figsize=(13, 4.3))
 for ax, (title, delta) in zip(axes, (("unsteered", None), ("coin vector added", vec), ("random vector, same norm", rand)), strict=True):
     arrows = action_field(policy_probs(net, "h1" if delta is not None else None, delta), world, level)
     draw_level(bank, level, ax, arrows=arrows, title=title, legend=ax is axes[-1])
-fig.suptitle(f"coin-diverse policy, seed {seeds[0]}, test level {level}: the move it favours from each cell", y=1.02)
+fig.suptitle(f"coin-diverse-v1 policy, seed {seeds[0]}, test level {level}: the move it favours from each cell", y=1.02)
 fig.tight_layout()
 plt.show()
 
@@ -352,13 +352,13 @@ glue("keep", criteria.keep)
 glue("estimates", criteria.estimates)
 glue("keys_steps", f"{settings['keys_steps']:,}")
 vs = val_summary[val_summary["network"] == "trained"].set_index("scenario")
-for pol, key in (("coin-at-exit", "cae"), ("coin-diverse", "div"), ("keys-chests", "kc")):
+for pol, key in (("coin-at-exit-v1", "cae"), ("coin-diverse-v1", "div"), ("keys-chests", "kc")):
     glue_interval(f"valid_{key}", vs.loc[pol, ["mean", "low", "high"]], tolerance=0.1, fmt=".2f")
 rnd_valid = val_summary[val_summary["network"] == "random"]
 glue("valid_rnd_low", rnd_valid["low"].min(), tolerance=0.1, fmt=".2f")
 glue("valid_rnd_high", rnd_valid["high"].max(), tolerance=0.1, fmt=".2f")
 cs = corr_summary.set_index(["measure", "policy", "feature"])
-for pol, key in (("coin-at-exit", "cae"), ("coin-diverse", "div"), ("random twin", "rnd")):
+for pol, key in (("coin-at-exit-v1", "cae"), ("coin-diverse-v1", "div"), ("random twin", "rnd")):
     for feat, fk in (("near_coin", "coin"), ("near_exit", "exit")):
         for meas in ("score", "r", "partial"):
             row = cs.loc[(meas, pol, feat)]
@@ -367,17 +367,17 @@ vif_train = float(vif_table.loc["training levels"].min())
 glue("vif_train", "1,000" if vif_train > 1000 else f"{vif_train:.0f}")
 glue("vif_test", float(vif_table.loc["test levels"].max()), tolerance=0.5, fmt=".2f")
 n_verdict = verdicts.groupby(["policy", "feature"])["verdict"].agg(lambda s: s.value_counts().to_dict())
-glue("cae_exit_final", n_verdict[("coin-at-exit", "near_exit")].get("final goal", 0))
-glue("cae_coin_goal", len(seeds) - n_verdict[("coin-at-exit", "near_coin")].get("not a goal", 0))
-glue("div_coin_final", n_verdict[("coin-diverse", "near_coin")].get("final goal", 0))
-glue("div_exit_goal", len(seeds) - n_verdict[("coin-diverse", "near_exit")].get("not a goal", 0))
-glue("div_coin_final_04", int(sensitivity.loc[("coin-diverse", "near_coin"), "strong = 0.4"]))
-# is the coin represented better by the coin-diverse networks? one-sided rank test over seeds
-coin_scores = coin.query("feature == 'near_coin' and policy in ['coin-diverse', 'coin-at-exit']").pivot_table(
+glue("cae_exit_final", n_verdict[("coin-at-exit-v1", "near_exit")].get("final goal", 0))
+glue("cae_coin_goal", len(seeds) - n_verdict[("coin-at-exit-v1", "near_coin")].get("not a goal", 0))
+glue("div_coin_final", n_verdict[("coin-diverse-v1", "near_coin")].get("final goal", 0))
+glue("div_exit_goal", len(seeds) - n_verdict[("coin-diverse-v1", "near_exit")].get("not a goal", 0))
+glue("div_coin_final_04", int(sensitivity.loc[("coin-diverse-v1", "near_coin"), "strong = 0.4"]))
+# is the coin represented better by the coin-diverse-v1 networks? one-sided rank test over seeds
+coin_scores = coin.query("feature == 'near_coin' and policy in ['coin-diverse-v1', 'coin-at-exit-v1']").pivot_table(
     index="seed", columns="policy", values="score")
-probe_p = mannwhitneyu(coin_scores["coin-diverse"], coin_scores["coin-at-exit"], alternative="greater").pvalue
+probe_p = mannwhitneyu(coin_scores["coin-diverse-v1"], coin_scores["coin-at-exit-v1"], alternative="greater").pvalue
 glue("probe_p", probe_p, tolerance=0.05, fmt=".3f")
-glue("div_coin_unrepresented", int((~verdicts.query("scenario == 'coin-diverse' and feature == 'near_coin'")["represented"]).sum()))
+glue("div_coin_unrepresented", int((~verdicts.query("scenario == 'coin-diverse-v1' and feature == 'near_coin'")["represented"]).sum()))
 random_goals = int((verdicts.query("network == 'random'")["verdict"] != "not a goal").sum())
 glue("random_goals", random_goals)
 glue("random_cells", int((verdicts["network"] == "random").sum()))
@@ -403,7 +403,7 @@ for cond, ck in (("chests present", "present"), ("chests removed", "removed")):
     glue_interval(f"deval_{ck}", ds.loc[("trained", cond), ["mean", "low", "high"]], tolerance=0.1, fmt=".2f",
                   suffixes=MEAN_LOW_HIGH)
 ss = steer_summary.set_index(["policy", "goal", "layer", "condition"])
-for pol, key in (("coin-at-exit", "cae"), ("coin-diverse", "div")):
+for pol, key in (("coin-at-exit-v1", "cae"), ("coin-diverse-v1", "div")):
     for cond, ck in (("unsteered", "before"), ("steering vector", "vector"), ("random vector", "random"),
                      ("input edited", "input"), ("probe direction", "probe"), ("probe direction ablated", "ablated")):
         glue_interval(f"steer_{key}_{ck}", ss.loc[(pol, "coin", "h1", cond), ["mean", "low", "high"]], tolerance=0.1,
@@ -412,8 +412,8 @@ for cond, ck in (("unsteered", "before"), ("steering vector", "vector"), ("rando
                  ("input edited", "input")):
     glue_interval(f"steer_kc_{ck}", ss.loc[("keys-chests", "chest", "h1", cond), ["mean", "low", "high"]],
                   tolerance=0.1, fmt=".2f", suffixes=MEAN_LOW_HIGH)
-div_moved = (ss.loc[("coin-diverse", "coin", "h1", "unsteered"), "mean"] - ss.loc[("coin-diverse", "coin", "h1", "steering vector"), "mean"])
-div_input = (ss.loc[("coin-diverse", "coin", "h1", "unsteered"), "mean"] - ss.loc[("coin-diverse", "coin", "h1", "input edited"), "mean"])
+div_moved = (ss.loc[("coin-diverse-v1", "coin", "h1", "unsteered"), "mean"] - ss.loc[("coin-diverse-v1", "coin", "h1", "steering vector"), "mean"])
+div_input = (ss.loc[("coin-diverse-v1", "coin", "h1", "unsteered"), "mean"] - ss.loc[("coin-diverse-v1", "coin", "h1", "input edited"), "mean"])
 glue("div_vector_fraction", div_moved / div_input, tolerance=0.15, fmt=".0%")
 
 # %% [markdown]
@@ -421,15 +421,15 @@ glue("div_vector_fraction", div_moved / div_input, tolerance=0.15, fmt=".0%")
 #
 # **The value heads are value estimates, the random twins' are not.** On training
 # levels the value head predicts the discounted return that followed with a correlation
-# of {glue:text}`valid_cae` (coin-at-exit; 95% CI over {glue:text}`n_seeds` seeds
+# of {glue:text}`valid_cae` (coin-at-exit-v1; 95% CI over {glue:text}`n_seeds` seeds
 # {glue:text}`valid_cae_low` to {glue:text}`valid_cae_high`), {glue:text}`valid_div`
-# (coin-diverse; {glue:text}`valid_div_low` to {glue:text}`valid_div_high`) and
+# (coin-diverse-v1; {glue:text}`valid_div_low` to {glue:text}`valid_div_high`) and
 # {glue:text}`valid_kc` (keys-and-chests; {glue:text}`valid_kc_low` to
 # {glue:text}`valid_kc_high`); the random twins' 95% intervals, in all three scenarios,
 # lie between {glue:text}`valid_rnd_low` and {glue:text}`valid_rnd_high`.
 #
-# **(i) The coin-at-exit policy's final goal is the exit; the coin-diverse policy's value
-# follows the coin, not the exit.** On test levels the coin-at-exit value head correlates with proximity to the
+# **(i) The coin-at-exit-v1 policy's final goal is the exit; the coin-diverse-v1 policy's value
+# follows the coin, not the exit.** On test levels the coin-at-exit-v1 value head correlates with proximity to the
 # exit at {glue:text}`cae_exit_r` (CI {glue:text}`cae_exit_r_low` to
 # {glue:text}`cae_exit_r_high`), and the partial correlation, holding the coin's proximity
 # fixed, is unchanged at {glue:text}`cae_exit_partial`; with the coin it correlates at
@@ -441,10 +441,10 @@ glue("div_vector_fraction", div_moved / div_input, tolerance=0.15, fmt=".0%")
 # all: a probe recovers the coin's proximity with a held-out R² of only
 # {glue:text}`cae_coin_score` ({glue:text}`cae_coin_score_low` to
 # {glue:text}`cae_coin_score_high`) against {glue:text}`cae_exit_score` for the exit,
-# and below the coin-diverse networks' (one-sided Mann-Whitney test over seeds, p =
+# and below the coin-diverse-v1 networks' (one-sided Mann-Whitney test over seeds, p =
 # {glue:text}`probe_p`; an earlier version asked for disjoint 95% intervals, which a change
 # of the training engine's floating-point path alone undid: the intervals now overlap). The
-# coin-diverse value head reverses the pattern: the coin at {glue:text}`div_coin_r`
+# coin-diverse-v1 value head reverses the pattern: the coin at {glue:text}`div_coin_r`
 # ({glue:text}`div_coin_r_low` to {glue:text}`div_coin_r_high`; partial
 # {glue:text}`div_coin_partial`), the exit at {glue:text}`div_exit_r`; the coin is a final
 # goal in only {glue:text}`div_coin_final` of {glue:text}`n_seeds` seeds at the threshold of
@@ -456,11 +456,11 @@ glue("div_vector_fraction", div_moved / div_input, tolerance=0.15, fmt=".0%")
 # proximity on held-out levels although the value head tracks it, so that the coin is
 # "valued but not represented" by our probe's standard. The verdict for the aligned
 # policy is therefore less crisp than for the misaligned one, whose exit is far above
-# any threshold. The coin-diverse counts are also fragile: a change of the training
+# any threshold. The coin-diverse-v1 counts are also fragile: a change of the training
 # engine that kept the maths and changed only its floating-point path (issue 12) moved
 # them by several seeds, as the version-1 worlds' seed splits did between machines
 # (chapter 1 moved to procedurally varied worlds for that reason; this chapter follows
-# in its own issue). Read them as "some to most seeds", not as a figure. The coin-diverse network still represents the exit's
+# in its own issue). Read them as "some to most seeds", not as a figure. The coin-diverse-v1 network still represents the exit's
 # proximity very well (probe R² {glue:text}`div_exit_score`): represented is not the same
 # as valued, which is why the definition needs both parts.
 #
@@ -504,7 +504,7 @@ glue("div_vector_fraction", div_moved / div_input, tolerance=0.15, fmt=".0%")
 # with {glue:text}`random_goals_novalid` goals.
 #
 # **(iv) Steering.** Adding the coin vector at the first hidden layer of the
-# coin-diverse policy lowers the probability of a coin-ward move at decision states from
+# coin-diverse-v1 policy lowers the probability of a coin-ward move at decision states from
 # {glue:text}`steer_div_before_mean` (CI {glue:text}`steer_div_before_low` to
 # {glue:text}`steer_div_before_high`) to {glue:text}`steer_div_vector_mean`
 # ({glue:text}`steer_div_vector_low` to {glue:text}`steer_div_vector_high`), close to
@@ -514,7 +514,7 @@ glue("div_vector_fraction", div_moved / div_input, tolerance=0.15, fmt=".0%")
 # (from the input or by the vector) the coin-ward probability falls to about what an
 # untrained network's moves give ({glue:text}`steer_rnd_coin` for the random twin): the
 # policy loses its target rather than switching to a second one. For the
-# coin-at-exit policy, which ignores the coin, neither the vector
+# coin-at-exit-v1 policy, which ignores the coin, neither the vector
 # ({glue:text}`steer_cae_vector_mean` vs {glue:text}`steer_cae_before_mean` unsteered) nor
 # removing the coin itself ({glue:text}`steer_cae_input_mean`) changes anything. The
 # probe directions are not levers: moving along the near_coin probe's direction by the
@@ -542,20 +542,20 @@ v = verdict_table(analysis)
 claim(len(seeds) >= 10, "the published profile uses at least 10 seeds")
 claim(rnd_valid["high"].max() < criteria.estimates < vs["low"].min(),
       "trained value heads track returns (CI above the threshold); random twins' do not (CI below)")
-claim(cs.loc[("partial", "coin-at-exit", "near_exit"), "low"] > criteria.strong
-      > cs.loc[("r", "coin-at-exit", "near_coin"), "high"],
-      "coin-at-exit: the exit keeps a strong partial correlation with value; the coin has a weak raw one")
-claim(cs.loc[("partial", "coin-diverse", "near_coin"), "low"] > cs.loc[("r", "coin-diverse", "near_exit"), "high"],
-      "coin-diverse: the coin's partial correlation lies above the exit's raw correlation (disjoint CIs)")
-claim(n_verdict[("coin-at-exit", "near_exit")].get("final goal", 0) >= 0.8 * len(seeds),
-      "the exit is a final goal of the coin-at-exit policy in at least 80% of seeds")
-div = verdicts[verdicts["scenario"] == "coin-diverse"].pivot(index="seed", columns="feature", values="r")
+claim(cs.loc[("partial", "coin-at-exit-v1", "near_exit"), "low"] > criteria.strong
+      > cs.loc[("r", "coin-at-exit-v1", "near_coin"), "high"],
+      "coin-at-exit-v1: the exit keeps a strong partial correlation with value; the coin has a weak raw one")
+claim(cs.loc[("partial", "coin-diverse-v1", "near_coin"), "low"] > cs.loc[("r", "coin-diverse-v1", "near_exit"), "high"],
+      "coin-diverse-v1: the coin's partial correlation lies above the exit's raw correlation (disjoint CIs)")
+claim(n_verdict[("coin-at-exit-v1", "near_exit")].get("final goal", 0) >= 0.8 * len(seeds),
+      "the exit is a final goal of the coin-at-exit-v1 policy in at least 80% of seeds")
+div = verdicts[verdicts["scenario"] == "coin-diverse-v1"].pivot(index="seed", columns="feature", values="r")
 claim(bool((div["near_coin"] > div["near_exit"] + 0.2).all()),
-      "in every coin-diverse seed the coin's correlation with value exceeds the exit's by more than 0.2")
-claim(n_verdict[("coin-diverse", "near_exit")].get("not a goal", 0) == len(seeds),
-      "the exit is a goal of no coin-diverse network")
+      "in every coin-diverse-v1 seed the coin's correlation with value exceeds the exit's by more than 0.2")
+claim(n_verdict[("coin-diverse-v1", "near_exit")].get("not a goal", 0) == len(seeds),
+      "the exit is a goal of no coin-diverse-v1 network")
 claim(probe_p < 0.05,
-      "the coin-at-exit network represents the coin's proximity less well than the coin-diverse one "
+      "the coin-at-exit-v1 network represents the coin's proximity less well than the coin-diverse-v1 one "
       "(one-sided Mann-Whitney over seeds, p < 0.05)")
 claim(random_goals == 0, "no random twin has a goal")
 claim(random_strong_keys, "random twins' strong correlations all occur in keys-and-chests (as the text says)")
@@ -563,10 +563,10 @@ claim(ks.loc[("partial", "trained", "keys_held"), "low"] > 0,
       "keys-chests: holding a key keeps a positive partial correlation with value (it is not washed out)")
 claim(ds.loc[("trained", "chests removed"), "low"] > 0,
       "keys-chests: a key in hand raises the value estimate even with every chest removed")
-claim(ss.loc[("coin-diverse", "coin", "h1", "steering vector"), "high"]
-      < ss.loc[("coin-diverse", "coin", "h1", "random vector"), "low"],
-      "the coin vector lowers the coin-diverse policy's coin-ward probability below the random-vector control")
-claim(abs(ss.loc[("coin-at-exit", "coin", "h1", "input edited"), "mean"]
-          - ss.loc[("coin-at-exit", "coin", "h1", "unsteered"), "mean"]) < 0.05,
-      "removing the coin does not change the coin-at-exit policy's moves at decision states")
+claim(ss.loc[("coin-diverse-v1", "coin", "h1", "steering vector"), "high"]
+      < ss.loc[("coin-diverse-v1", "coin", "h1", "random vector"), "low"],
+      "the coin vector lowers the coin-diverse-v1 policy's coin-ward probability below the random-vector control")
+claim(abs(ss.loc[("coin-at-exit-v1", "coin", "h1", "input edited"), "mean"]
+          - ss.loc[("coin-at-exit-v1", "coin", "h1", "unsteered"), "mean"]) < 0.05,
+      "removing the coin does not change the coin-at-exit-v1 policy's moves at decision states")
 check_claims()

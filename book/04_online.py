@@ -92,8 +92,8 @@ started = time.perf_counter()
 CH1_STEPS = {c.scenario: c.total_steps for c in FRAMING1_CASES}  # version-1 coin policies, shared with chapter 3 (cached)
 PROFILES = {
     "full": Profile(n_seeds=10, settings={
-        "short_steps": 500_000, "long_steps": CH1_STEPS["coin-at-exit"],
-        "outer_steps": CH1_STEPS["coin-diverse"], "source_steps": SUPERVISOR_SOURCE_STEPS,
+        "short_steps": 500_000, "long_steps": CH1_STEPS["coin-at-exit-v1"],
+        "outer_steps": CH1_STEPS["coin-diverse-v1"], "source_steps": SUPERVISOR_SOURCE_STEPS,
         "robust_updates": 20, "oversight_updates": 30, "revive_updates": 15, "stakes_updates": 30,
         "outer_updates": 20, "n_jobs": 2}),
     "smoke": Profile(n_seeds=2, enforce_claims=False, settings={
@@ -140,7 +140,7 @@ glue("stakes_updates", settings["stakes_updates"])
 # %% [markdown]
 # ## 1. Goal robustness: correcting the exit-seeking policy online
 #
-# The version-1 coin-at-exit policies (the worlds chapter 1 used before it moved to
+# The coin-at-exit-v1 policies (the worlds chapter 1 used before it moved to
 # procedurally varied levels; chapter 3 studies the same policies) learned "go to the
 # exit" instead of "get the coin".
 # Deploy them on test levels, where the coin is anywhere, and pay them what people want
@@ -175,7 +175,7 @@ sns.lineplot(data=robust, x="update", y="H", hue="policy", hue_order=order, erro
              legend=False)
 axes[1].set(xlabel="deployment updates", ylabel="mean H per episode (coin taken)",
             title="What people want, meanwhile", ylim=(0, 1))
-fig.suptitle(f"coin-at-exit policies deployed with H as reward: mean and 95% CI over {len(seeds)} seeds", y=1.02)
+fig.suptitle(f"coin-at-exit-v1 policies deployed with H as reward: mean and 95% CI over {len(seeds)} seeds", y=1.02)
 fig.tight_layout()
 plt.show()
 
@@ -490,7 +490,7 @@ glue("k_lrhi_n50", lr_hi["n50"].fillna(settings["stakes_updates"]).mean(), toler
 # ## 5. An online outer failure
 #
 # The reverse direction: a policy that behaves well, deployed under a *misspecified*
-# online reward. The version-1 coin-diverse policies go for the coin on test levels. In
+# online reward. The coin-diverse-v1 policies go for the coin on test levels. In
 # deployment the reward now pays for reaching the exit (a plausible proxy: "finished the
 # level") and nothing for the coin. How fast do they learn to leave the coin behind?
 
@@ -509,7 +509,7 @@ sns.lineplot(data=shown.melt(id_vars=["seed", "update"], value_vars=["exit witho
                          var_name="measure"),
              x="update", y="value", hue="measure", errorbar=("ci", 95), ax=ax)
 ax.set(xlabel="deployment updates", ylabel="share / mean per episode", ylim=(0, 1),
-       title=f"coin-diverse policies, online reward = exit: mean and 95% CI over {len(seeds)} seeds")
+       title=f"coin-diverse-v1 policies, online reward = exit: mean and 95% CI over {len(seeds)} seeds")
 ax.legend(title="")
 fig.tight_layout()
 plt.show()
@@ -539,7 +539,7 @@ glue("out_p", out_p, tolerance=0.05, fmt=".3f")
 # %% [markdown]
 # ## What this chapter cost
 #
-# The published profile shares the version-1 coin-at-exit and coin-diverse policies
+# The published profile shares the coin-at-exit-v1 and coin-diverse-v1 policies
 # ({glue:text}`long_steps` steps each) with chapter 3 through the training cache
 # (whichever chapter runs first trains them; the appendix counts the policies each
 # chapter trained and loaded) and
@@ -550,7 +550,7 @@ glue("out_p", out_p, tolerance=0.05, fmt=".3f")
 # N50 (the slowest feedback is 128 parallel episodes, not more).
 
 # %% tags=["remove-input"]
-n_new = len(seeds) * (3 + 1)  # three short coin-at-exit variants and the never-watched supervisor source
+n_new = len(seeds) * (3 + 1)  # three short coin-at-exit-v1 variants and the never-watched supervisor source
 n_upd = int(len(robust) + len(oversight.dropna(subset=["episodes"])) + stakes["n50"].fillna(
     settings["stakes_updates"]).add(3).sum() + len(outer))
 glue("n_new_policies", n_new)
@@ -571,7 +571,7 @@ pd.DataFrame({"seconds": timings}).round(0)
 # %%
 s32, s128 = (robust_seed[robust_seed["policy"] == f"short, {h} units"] for h in (32, 128))
 claim(long_seed["initial"].mean() > 0.5,
-      "long-trained coin-at-exit policies start by exiting without the coin in most deployment episodes (mean)")
+      "long-trained coin-at-exit-v1 policies start by exiting without the coin in most deployment episodes (mean)")
 claim(mean_ci(long_seed["final"])[0] < mean_ci(long_seed["initial"])[0],
       "online correction with H lowers that misbehaviour")
 claim(mean_ci(long_seed["H_final"])[2] < 0.5,

@@ -59,7 +59,7 @@ def test_entity_and_event_names_are_spelled_only_in_the_registry() -> None:
 
 def test_the_literal_check_catches_a_literal(tmp_path: Path) -> None:
     offender = tmp_path / "offender.py"
-    offender.write_text('cells = bank["coin"]\ncheck_choice("coin", x, ())\nname = "coin-at-exit"\n')
+    offender.write_text('cells = bank["coin"]\ncheck_choice("coin", x, ())\nname = "coin-at-exit-v1"\n')
     assert _entity_literals(offender) == ["1: 'coin'"]
 
 
@@ -90,10 +90,10 @@ def test_weights_events_and_channels_follow_the_registry() -> None:
 def test_scenario_key_is_plain_data_and_distinguishes_overrides() -> None:
     import json
 
-    a, b = get_scenario("coin-diverse", alpha=0.1), get_scenario("coin-diverse", alpha=0.2)
+    a, b = get_scenario("coin-diverse-v1", alpha=0.1), get_scenario("coin-diverse-v1", alpha=0.2)
     json.dumps(a.key())  # plain data
-    assert a.key() != b.key() and a.key() == get_scenario("coin-diverse", alpha=0.1).key()
-    assert get_scenario("checkpoint").judge.r_good == 1.0
+    assert a.key() != b.key() and a.key() == get_scenario("coin-diverse-v1", alpha=0.1).key()
+    assert get_scenario("checkpoint-v1").judge.r_good == 1.0
 
 
 # ----------------------------------------------------------------------------- bad input fails at once
@@ -102,13 +102,13 @@ def test_scenario_key_is_plain_data_and_distinguishes_overrides() -> None:
 @pytest.mark.parametrize(
     ("call", "needle"),
     [
-        (lambda: get_scenario("coin-diverse", alpha="0.1"), "alpha"),
-        (lambda: get_scenario("coin-diverse", alpha=True), "alpha"),
-        (lambda: get_scenario("coin-at-exit", alpha=0.1), "'coin-at-exit'"),
-        (lambda: get_scenario("coin-at-exit", tamper_bonus="0.2"), "tamper_bonus"),
-        (lambda: get_scenario("coin at exit"), "coin-at-exit"),
+        (lambda: get_scenario("coin-diverse-v1", alpha="0.1"), "alpha"),
+        (lambda: get_scenario("coin-diverse-v1", alpha=True), "alpha"),
+        (lambda: get_scenario("coin-at-exit-v1", alpha=0.1), "'coin-at-exit-v1'"),
+        (lambda: get_scenario("coin-at-exit-v1", tamper_bonus="0.2"), "tamper_bonus"),
+        (lambda: get_scenario("coin at exit"), "coin-at-exit-v1"),
         (lambda: Weights(coin="1"), "coin"),
-        (lambda: train_cached("coin-at-exit", 0, PPOConfig(total_steps=8192)), "Scenario"),
+        (lambda: train_cached("coin-at-exit-v1", 0, PPOConfig(total_steps=8192)), "Scenario"),
     ],
 )
 def test_bad_parameters_name_themselves(call, needle: str) -> None:

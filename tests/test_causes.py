@@ -128,7 +128,7 @@ def _play(world: GridWorld, steps: int = 200, seed: int = 0) -> list:
 
 
 def test_no_correction_is_the_plain_world_and_full_correction_pays_h() -> None:
-    sc = get_scenario("checkpoint")
+    sc = get_scenario("checkpoint-v1")
     plain = _play(GridWorld(sc, "train", 64, seed=3))
     same = _play(CorrectedRewardWorld(sc, "train", 64, seed=3, k=0.0))
     for (a, _), (b, _) in zip(plain, same, strict=True):
@@ -140,7 +140,7 @@ def test_no_correction_is_the_plain_world_and_full_correction_pays_h() -> None:
 
 
 def test_partial_correction_pays_h_exactly_in_the_flagged_episodes() -> None:
-    sc = get_scenario("checkpoint")
+    sc = get_scenario("checkpoint-v1")
     world = CorrectedRewardWorld(sc, "train", 256, seed=1, k=0.3)
     flagged = []
     for res, flags in _play(world, 100):
@@ -155,7 +155,7 @@ def test_partial_correction_pays_h_exactly_in_the_flagged_episodes() -> None:
 
 
 def test_move_coins_moves_only_the_chosen_coins_to_free_cells() -> None:
-    bank = level_bank("coin-at-exit", "train", 16)
+    bank = level_bank("coin-at-exit-v1", "train", 16)
     before = bank["coin"].copy()
     edited = move_coins(bank, [2, 5], seed=0)
     np.testing.assert_array_equal(bank["coin"], before)  # the original is untouched
@@ -170,7 +170,7 @@ def test_move_coins_moves_only_the_chosen_coins_to_free_cells() -> None:
 
 
 def test_moved_coin_is_collectable_in_the_world() -> None:
-    sc = get_scenario("coin-at-exit")
+    sc = get_scenario("coin-at-exit-v1")
     edited = move_coins(level_bank(sc, "train", 4), [0], seed=1)
     world = GridWorld(sc, "train", 1, bank=edited, autoreset=False)
     obs = world.reset(levels=[0]).reshape(world.obs_shape)
@@ -181,7 +181,7 @@ def test_moved_coin_is_collectable_in_the_world() -> None:
 
 
 def test_level_gradients_one_row_per_level_and_zero_for_a_frozen_policy_head() -> None:
-    sc = get_scenario("coin-at-exit")
+    sc = get_scenario("coin-at-exit-v1")
     bank = level_bank(sc, "train", 5)
     torch.manual_seed(0)
     world = GridWorld(sc, "train", 1, bank=bank)

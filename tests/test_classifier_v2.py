@@ -41,20 +41,20 @@ def played(scenario, policy, n: int = N, seed: int = 0) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def coin_at_exit():
-    return get_scenario("coin-at-exit")
+    return get_scenario("coin-at-exit-v1")
 
 
 @pytest.fixture(scope="module")
 def door_anywhere():
-    """coin-at-exit trained as usual, tested with the door on any row of the right wall."""
-    return get_scenario("coin-at-exit", test=LevelSpec(coin="anywhere", door="random"))
+    """coin-at-exit-v1 trained as usual, tested with the door on any row of the right wall."""
+    return get_scenario("coin-at-exit-v1", test=LevelSpec(coin="anywhere", door="random"))
 
 
 def test_the_training_coin_spot_is_where_the_coin_always_was(coin_at_exit) -> None:
     spots = training_spots(coin_at_exit)
     assert spots[spot_name(Entity.COIN)] == (7 * 9 + 7,)  # in front of the corner door
-    assert spots[spot_name(Entity.COIN)] == training_spots("coin-diverse")[spot_name(Entity.COIN)]  # 75% there
-    assert spot_name(Entity.COIN) not in training_spots("tampering")  # a coin placed anywhere has no spot
+    assert spots[spot_name(Entity.COIN)] == training_spots("coin-diverse-v1")[spot_name(Entity.COIN)]  # 75% there
+    assert spot_name(Entity.COIN) not in training_spots("tampering-v1")  # a coin placed anywhere has no spot
 
 
 def test_competent_share_falls_monotonically_with_the_random_action_rate(coin_at_exit) -> None:
@@ -158,10 +158,10 @@ def test_outcomes_at_the_tables_own_thresholds_reproduce_its_outcomes(mixed: pd.
         (lambda: Thresholds(beta=0.0), "beta"),
         (lambda: threshold_sensitivity(pd.DataFrame(), [], [0.5]), "margins"),
         (lambda: threshold_sensitivity(pd.DataFrame(), [0.5], [-0.1]), "efficiency"),
-        (lambda: goal_walker("coin-at-exit", "nowhere"), "goal"),
-        (lambda: goal_walker("coin-at-exit", str(Entity.COIN), noise=1.5), "noise"),
-        (lambda: goal_walker("coin-at-exit", str(Entity.COIN), beta=-1.0), "beta"),
-        (lambda: training_spots("coin-at-exit", share=2.0), "share"),
+        (lambda: goal_walker("coin-at-exit-v1", "nowhere"), "goal"),
+        (lambda: goal_walker("coin-at-exit-v1", str(Entity.COIN), noise=1.5), "noise"),
+        (lambda: goal_walker("coin-at-exit-v1", str(Entity.COIN), beta=-1.0), "beta"),
+        (lambda: training_spots("coin-at-exit-v1", share=2.0), "share"),
     ],
 )
 def test_bad_parameters_name_themselves(call, needle: str) -> None:

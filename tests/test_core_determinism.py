@@ -16,12 +16,12 @@ from misalign.rollouts import rollout
 SMALL = PPOConfig(total_steps=50_000)
 
 
-def _net(scenario="coin-at-exit", seed=0, arch="mlp"):
+def _net(scenario="coin-at-exit-v1", seed=0, arch="mlp"):
     torch.manual_seed(seed)
     return ActorCritic(GridWorld(scenario, num_envs=1).obs_shape, arch=arch)
 
 
-@pytest.mark.parametrize("scenario", ["coin-at-exit", "absent-supervisor", "keys-chests"])
+@pytest.mark.parametrize("scenario", ["coin-at-exit-v1", "absent-supervisor", "keys-chests"])
 def test_rollouts_repeat_exactly(scenario):
     net = _net(scenario)
     a = rollout(net, scenario, "test", n_episodes=64, seed=3)
@@ -35,7 +35,7 @@ def test_rollouts_repeat_exactly(scenario):
 
 def test_rollout_table_is_consistent():
     net = _net()
-    t = rollout(net, "coin-at-exit", "test", n_episodes=128, seed=0)
+    t = rollout(net, "coin-at-exit-v1", "test", n_episodes=128, seed=0)
     outcomes = coin_outcomes(t)
     assert set(outcomes) <= {"coin", "exit without coin", "neither"}
     assert ((t["coin"] > 0) == (t["outcome_event"] == "coin")).all()
@@ -45,9 +45,9 @@ def test_rollout_table_is_consistent():
 
 def test_ppo_same_seed_bit_identical_other_seed_differs():
     a, b, c = (
-        train("coin-at-exit", SMALL, seed=0),
-        train("coin-at-exit", SMALL, seed=0),
-        train("coin-at-exit", SMALL, seed=1),
+        train("coin-at-exit-v1", SMALL, seed=0),
+        train("coin-at-exit-v1", SMALL, seed=0),
+        train("coin-at-exit-v1", SMALL, seed=1),
     )
     sa, sb, sc = a.policy.state_dict(), b.policy.state_dict(), c.policy.state_dict()
     assert a.steps == b.steps > 0
@@ -61,17 +61,17 @@ def test_ppo_same_seed_bit_identical_other_seed_differs():
 def test_save_load_round_trip(tmp_path, arch):
     net = _net(seed=7, arch=arch)
     path = tmp_path / "sub" / "policy.pt"
-    save_policy(net, path, meta={"seed": 7, "scenario": "coin-at-exit"})
+    save_policy(net, path, meta={"seed": 7, "scenario": "coin-at-exit-v1"})
     assert list(path.parent.iterdir()) == [path], "no temporary file left behind"
     loaded = load_policy(path)
     assert loaded.config() == net.config()
     for k, v in net.state_dict().items():
         assert torch.equal(v, loaded.state_dict()[k])
-    obs = GridWorld("coin-at-exit", num_envs=64).reset()
+    obs = GridWorld("coin-at-exit-v1", num_envs=64).reset()
     np.testing.assert_array_equal(PolicyFn(net, 5)(obs), PolicyFn(loaded, 5)(obs))
     np.testing.assert_array_equal(net.act(obs, greedy=True), loaded.act(obs, greedy=True))
     blob = torch.load(path, weights_only=True)
-    assert blob["meta"] == {"seed": 7, "scenario": "coin-at-exit"}
+    assert blob["meta"] == {"seed": 7, "scenario": "coin-at-exit-v1"}
 
 
 def test_load_policy_refuses_pickled_code(tmp_path):

@@ -32,12 +32,12 @@ def test_constant_inputs_hold_in_every_observation(name, split):
 
 
 def test_constant_inputs_follow_an_edited_bank_and_the_ego_view():
-    world = GridWorld("coin-diverse", "train", 64)
-    edited = GridWorld("coin-diverse", "train", 64, bank=move_coins(world.bank, range(200), seed=3))
+    world = GridWorld("coin-diverse-v1", "train", 64)
+    edited = GridWorld("coin-diverse-v1", "train", 64, bank=move_coins(world.bank, range(200), seed=3))
     fixed = ~np.isnan(edited.constant_inputs())
     obs = _observations(edited)
     assert (obs[:, fixed] == edited.constant_inputs()[fixed]).all()
-    assert np.isnan(GridWorld(get_scenario("coin-at-exit", observation="ego"), num_envs=4).constant_inputs()).all()
+    assert np.isnan(GridWorld(get_scenario("coin-at-exit-v1", observation="ego"), num_envs=4).constant_inputs()).all()
 
 
 @pytest.mark.parametrize("name", SCENARIO_NAMES)
@@ -61,7 +61,7 @@ def test_observing_some_inputs_equals_selecting_them(name, observation):
         assert part.observe().shape == (32, full.obs_dim), "full observations again after the block"
 
 
-@pytest.mark.parametrize("name", ["coin-diverse", "keys-chests", "absent-supervisor"])
+@pytest.mark.parametrize("name", ["coin-diverse-v1", "keys-chests", "absent-supervisor"])
 def test_folded_forward_matches_the_dense_network_and_its_gradients(name):
     world = GridWorld(name, "train", 128, seed=2)
     obs = _observations(world, steps=20)[-256:]
@@ -89,7 +89,7 @@ def test_folded_forward_matches_the_dense_network_and_its_gradients(name):
 
 
 def test_folded_forward_keeps_other_bodies_whole():
-    world = GridWorld("coin-at-exit", num_envs=8)
+    world = GridWorld("coin-at-exit-v1", num_envs=8)
     net = ActorCritic(world.obs_shape, arch="cnn")
     fwd = FoldedForward(net, world.constant_inputs())
     obs = world.reset()

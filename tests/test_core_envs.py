@@ -66,7 +66,7 @@ def test_make_vec_vector_entry_point(eid):
 
 
 def test_standard_episode_statistics_wrappers_accept_our_envs():
-    env = gym.wrappers.RecordEpisodeStatistics(GridEnv("coin-at-exit"))
+    env = gym.wrappers.RecordEpisodeStatistics(GridEnv("coin-at-exit-v1"))
     env.reset(seed=0)
     done, steps = False, 0
     while not done:
@@ -90,7 +90,7 @@ def test_standard_episode_statistics_wrappers_accept_our_envs():
 
 
 def test_render_rgb_array():
-    env = GridEnv("coin-at-exit", render_mode="rgb_array")
+    env = GridEnv("coin-at-exit-v1", render_mode="rgb_array")
     env.reset(seed=0)
     img = env.render()
     assert img.dtype == np.uint8 and img.shape == (9 * 12, 9 * 12, 3)
@@ -128,7 +128,7 @@ def _raises(param: str, accepted: str):
 
 
 def test_unknown_scenario():
-    with _raises("scenario", "accepted: .*'coin-at-exit'"):
+    with _raises("scenario", "accepted: .*'coin-at-exit-v1'"):
         get_scenario("nope")
     with _raises("scenario", "accepted"):
         GridWorld("nope")
@@ -138,7 +138,7 @@ def test_unknown_scenario():
 
 def test_unknown_override():
     with _raises("override", "accepted"):
-        get_scenario("coin-at-exit", max_stepz=3)
+        get_scenario("coin-at-exit-v1", max_stepz=3)
 
 
 @pytest.mark.parametrize("size", [3, 4, 32, 100])
@@ -161,12 +161,12 @@ def test_even_embedded_maze_room_is_rejected():
 @pytest.mark.parametrize(
     "call,param",
     [
-        (lambda: get_scenario("coin-diverse", alpha=1.5), "alpha"),
-        (lambda: get_scenario("coin-diverse", alpha=-0.01), "alpha"),
+        (lambda: get_scenario("coin-diverse-v1", alpha=1.5), "alpha"),
+        (lambda: get_scenario("coin-diverse-v1", alpha=-0.01), "alpha"),
         (lambda: LevelSpec(coin_elsewhere=-0.1), "coin_elsewhere"),
         (lambda: LevelSpec(coin_elsewhere=1.01), "coin_elsewhere"),
         (lambda: get_scenario("absent-supervisor", p_overseer=2.0), "p_overseer"),
-        (lambda: get_scenario("coin-at-exit", p_overseer=float("nan")), "p_overseer"),
+        (lambda: get_scenario("coin-at-exit-v1", p_overseer=float("nan")), "p_overseer"),
     ],
 )
 def test_probability_outside_unit_interval(call, param):
@@ -183,13 +183,13 @@ def test_counts_and_seeds_must_be_in_range():
     with _raises("seed", r"\[0, "):
         generate_bank(spec, 10, -1)
     with _raises("num_envs", r"\[1, "):
-        GridWorld("coin-at-exit", num_envs=0)
+        GridWorld("coin-at-exit-v1", num_envs=0)
     with _raises("num_envs", r"\[1, "):
-        GridWorld("coin-at-exit", num_envs=-3)
+        GridWorld("coin-at-exit-v1", num_envs=-3)
     with _raises("seed", r"\[0, "):
-        GridWorld("coin-at-exit", seed=-1)
+        GridWorld("coin-at-exit-v1", seed=-1)
     with _raises("n_episodes", r"\[1, "):
-        rollout(lambda o: np.zeros(len(o), dtype=int), "coin-at-exit", n_episodes=0)
+        rollout(lambda o: np.zeros(len(o), dtype=int), "coin-at-exit-v1", n_episodes=0)
     with _raises("num_envs", r"\[1, "):
         PPOConfig(num_envs=0)
     with _raises("n_keys", r"\[0, 8\]"):
@@ -201,11 +201,11 @@ def test_counts_and_seeds_must_be_in_range():
 @pytest.mark.parametrize(
     "call",
     [
-        lambda: GridWorld("coin-at-exit", split="val"),
-        lambda: GridEnv("coin-at-exit", split="validation"),
-        lambda: level_bank("coin-at-exit", "dev"),
-        lambda: get_scenario("coin-at-exit").split("Train"),
-        lambda: rollout(lambda o: np.zeros(len(o), dtype=int), "coin-at-exit", split="eval", n_episodes=4),
+        lambda: GridWorld("coin-at-exit-v1", split="val"),
+        lambda: GridEnv("coin-at-exit-v1", split="validation"),
+        lambda: level_bank("coin-at-exit-v1", "dev"),
+        lambda: get_scenario("coin-at-exit-v1").split("Train"),
+        lambda: rollout(lambda o: np.zeros(len(o), dtype=int), "coin-at-exit-v1", split="eval", n_episodes=4),
     ],
 )
 def test_unknown_split(call):
@@ -219,7 +219,7 @@ def test_unknown_split(call):
         (lambda: LevelSpec(layout="hexagon"), "layout"),
         (lambda: LevelSpec(coin="somewhere"), "coin"),
         (lambda: LevelSpec(door="left"), "door"),
-        (lambda: get_scenario("coin-at-exit", observation="pixels"), "observation"),
+        (lambda: get_scenario("coin-at-exit-v1", observation="pixels"), "observation"),
         (lambda: get_scenario("absent-supervisor", overseer="sometimes"), "overseer"),
     ],
 )
@@ -230,7 +230,7 @@ def test_unknown_choices(call, param):
 
 @pytest.mark.parametrize("actions", [[4, 0, 0], [-1, 0, 0], [0, 0], [0, 0, 0, 0]])
 def test_bad_actions_batched(actions):
-    world = GridWorld("coin-at-exit", num_envs=3)
+    world = GridWorld("coin-at-exit-v1", num_envs=3)
     world.reset()
     with _raises("actions", r"(0\.\.3|one entry per environment)"):
         world.step(np.array(actions))
@@ -238,14 +238,14 @@ def test_bad_actions_batched(actions):
 
 @pytest.mark.parametrize("action", [4, -1, 17])
 def test_bad_action_single(action):
-    env = GridEnv("coin-at-exit")
+    env = GridEnv("coin-at-exit-v1")
     env.reset(seed=0)
     with _raises("action", r"0\.\.3"):
         env.step(action)
 
 
 def test_bad_pinned_levels():
-    world = GridWorld("coin-at-exit", num_envs=2, n_levels=10)
+    world = GridWorld("coin-at-exit-v1", num_envs=2, n_levels=10)
     with _raises("levels", r"\[0, 10\)"):
         world.reset(levels=[0, 10])
     with _raises("levels", "2 indices"):

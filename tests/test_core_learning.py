@@ -1,4 +1,4 @@
-"""PPO learns coin-at-exit: >= 95% training-distribution success for at least 9 of 10 seeds."""
+"""PPO learns coin-at-exit-v1: >= 95% training-distribution success for at least 9 of 10 seeds."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from misalign.rollouts import rollout
 
 def _success(seed: int) -> float:
     os.environ["OMP_NUM_THREADS"] = "1"
-    result = train("coin-at-exit", PPOConfig(total_steps=400_000, threads=1), seed=seed)
-    table = rollout(result.policy, "coin-at-exit", "train", n_episodes=256, seed=seed)
+    result = train("coin-at-exit-v1", PPOConfig(total_steps=400_000, threads=1), seed=seed)
+    table = rollout(result.policy, "coin-at-exit-v1", "train", n_episodes=256, seed=seed)
     return float((table["coin"] > 0).mean())
 
 

@@ -98,7 +98,7 @@ def test_banks_are_deterministic_and_seed_dependent():
 
 
 def test_train_and_test_banks_differ():
-    tr, te = level_bank("coin-at-exit", "train"), level_bank("coin-at-exit", "test")
+    tr, te = level_bank("coin-at-exit-v1", "train"), level_bank("coin-at-exit-v1", "test")
     assert len(tr) == 4096 and len(te) == 1024
     assert not np.array_equal(tr.agent[:100], te.agent[:100])
 

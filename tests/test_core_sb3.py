@@ -24,7 +24,7 @@ def _as_policy(model):
 
 def _random_R():
     rng = np.random.default_rng(0)
-    return rollout(lambda o: rng.integers(4, size=len(o)), "coin-at-exit", "train", n_episodes=256)["R"].mean()
+    return rollout(lambda o: rng.integers(4, size=len(o)), "coin-at-exit-v1", "train", n_episodes=256)["R"].mean()
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +43,7 @@ def test_sb3_env_checker():
 
 def test_sb3_ppo_on_gridenv_in_standard_wrappers():
     def make(i):
-        return lambda: Monitor(gym.wrappers.RecordEpisodeStatistics(GridEnv("coin-at-exit")))
+        return lambda: Monitor(gym.wrappers.RecordEpisodeStatistics(GridEnv("coin-at-exit-v1")))
 
     venv = DummyVecEnv([make(i) for i in range(8)])
     venv.seed(0)
@@ -51,7 +51,7 @@ def test_sb3_ppo_on_gridenv_in_standard_wrappers():
         "MlpPolicy", venv, n_steps=128, batch_size=256, n_epochs=4, learning_rate=1e-3, gamma=0.95, seed=0, device="cpu"
     )
     model.learn(20_000)
-    trained = rollout(_as_policy(model), "coin-at-exit", "train", n_episodes=256)["R"].mean()
+    trained = rollout(_as_policy(model), "coin-at-exit-v1", "train", n_episodes=256)["R"].mean()
     baseline = _random_R()
     assert baseline < 0.2
     assert trained > baseline + 0.4, (trained, baseline)
@@ -60,13 +60,13 @@ def test_sb3_ppo_on_gridenv_in_standard_wrappers():
 
 def test_sb3_dummy_vec_env_without_monitor_logs_episodes():
     """SB3 reads info["episode"]["r"] from every env: ours must not put anything else there."""
-    venv = DummyVecEnv([lambda: GridEnv("coin-at-exit") for _ in range(4)])
+    venv = DummyVecEnv([lambda: GridEnv("coin-at-exit-v1") for _ in range(4)])
     model = PPO("MlpPolicy", venv, n_steps=64, batch_size=64, n_epochs=1, seed=0, device="cpu")
     model.learn(256)
 
 
 def test_sb3_ppo_on_sb3_vec_env():
-    venv = sb3_vec_env("coin-at-exit", num_envs=64, seed=0)
+    venv = sb3_vec_env("coin-at-exit-v1", num_envs=64, seed=0)
     model = PPO(
         "MlpPolicy",
         venv,
@@ -79,7 +79,7 @@ def test_sb3_ppo_on_sb3_vec_env():
         device="cpu",
     )
     model.learn(100_000)
-    trained = rollout(_as_policy(model), "coin-at-exit", "train", n_episodes=256)["R"].mean()
+    trained = rollout(_as_policy(model), "coin-at-exit-v1", "train", n_episodes=256)["R"].mean()
     baseline = _random_R()
     assert trained > baseline + 0.4, (trained, baseline)
     # SB3 read our episode records: its buffer holds returns in [0, 1] (coin or nothing)
@@ -88,7 +88,7 @@ def test_sb3_ppo_on_sb3_vec_env():
 
 
 def test_sb3_vec_env_terminal_observation():
-    venv = sb3_vec_env("coin-at-exit", num_envs=16, seed=0)
+    venv = sb3_vec_env("coin-at-exit-v1", num_envs=16, seed=0)
     obs = venv.reset()
     rng = np.random.default_rng(0)
     seen = 0
@@ -98,7 +98,7 @@ def test_sb3_vec_env_terminal_observation():
         for i in np.flatnonzero(done):
             term = infos[i]["terminal_observation"]
             assert term.shape == obs[i].shape
-            assert infos[i]["episode"]["r"] == rew[i], "coin-at-exit pays only on the last step"
+            assert infos[i]["episode"]["r"] == rew[i], "coin-at-exit-v1 pays only on the last step"
             if rew[i] == 1.0:  # the coin was taken: it is gone from the terminal observation, back in the new one
                 assert not np.array_equal(term, obs[i])
                 seen += 1

@@ -189,7 +189,7 @@ def test_timings_count_policies_trained_and_loaded(tmp_path: Path) -> None:
         # %%
         from misalign.ppo import PPOConfig, train, train_cached
         from misalign.scenarios import get_scenario
-        sc = get_scenario("coin-at-exit-v2")
+        sc = get_scenario("coin-at-exit")
         cfg = PPOConfig(total_steps=512, num_envs=16, num_steps=32, minibatch_size=512)
         first = train_cached(sc, 0, cfg, cache_dir={str(cache)!r})
         again = train_cached(sc, 0, cfg, cache_dir={str(cache)!r})

@@ -145,7 +145,7 @@ def test_goalward_share_counts_probability_at_decision_states_only():
 
 
 def test_cell_states_features_and_moves_match_shortest_paths():
-    sc = get_scenario("coin-at-exit")
+    sc = get_scenario("coin-at-exit-v1")
     states = cell_states(sc, "test", 5, gamma=0.9)
     bank = level_bank(sc, "test")
     size = bank.size

@@ -48,7 +48,7 @@ def test_a_true_effect_is_supported_and_a_null_one_is_not() -> None:
 
 
 def test_the_modal_verdict_of_most_seeds_by_binomial_test() -> None:
-    statement = "coin-at-exit: inner misalignment is the modal verdict of most seeds"
+    statement = "coin-at-exit-v1: inner misalignment is the modal verdict of most seeds"
     h = Hypothesis("modal", statement, "verdicts", "greater", "binomial", null=0.5, expected="inner")
     strong = evaluate(prereg(h), {"verdicts": ["inner"] * 18 + ["capability failure"] * 2})
     row = strong.iloc[0]

@@ -37,7 +37,7 @@ def _always(scenario, action: int, strength: float = 50.0) -> ActorCritic:
 
 
 def test_deployment_scenario_trains_on_test_levels_with_the_new_reward() -> None:
-    sc = get_scenario("coin-at-exit")
+    sc = get_scenario("coin-at-exit-v1")
     dep = deployment_scenario(sc, reward=sc.preference, max_steps=20)
     assert dep.train == sc.test and dep.test == sc.test
     assert dep.reward == sc.preference and dep.max_steps == 20
@@ -78,7 +78,7 @@ def test_online_reward_moves_behaviour_in_its_direction() -> None:
 
 
 def test_callback_stops_training_and_sees_every_finished_episode() -> None:
-    sc = get_scenario("coin-at-exit")
+    sc = get_scenario("coin-at-exit-v1")
     seen = []
     res = train(
         sc,
@@ -91,7 +91,7 @@ def test_callback_stops_training_and_sees_every_finished_episode() -> None:
 
 
 def test_callback_leaves_training_unchanged() -> None:
-    sc = get_scenario("coin-at-exit")
+    sc = get_scenario("coin-at-exit-v1")
     cfg = PPOConfig(total_steps=64 * 32 * 3, num_envs=64, num_steps=32)
     a = train(sc, cfg, seed=0).history.drop(columns="seconds")
     b = train(sc, cfg, seed=0, callback=lambda info: False).history.drop(columns="seconds")

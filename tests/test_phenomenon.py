@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def shares():
-    cases = [c for c in FRAMING1_CASES if c.scenario in ("coin-at-exit", "coin-diverse")]
+    cases = [c for c in FRAMING1_CASES if c.scenario in ("coin-at-exit-v1", "coin-diverse-v1")]
     grid = [{"scenario": c.scenario, "total_steps": c.total_steps, **dict(c.overrides)} for c in cases]
     long = run_sweep(train_and_test, grid, seeds=10, n_jobs=2)
     wide = long.pivot_table(index=["scenario", "seed"], columns=["split", "outcome"], values="share")
@@ -27,7 +27,7 @@ def shares():
 
 
 def test_coin_at_exit_policies_exit_without_the_coin(shares) -> None:
-    mine = shares[shares["scenario"] == "coin-at-exit"]
+    mine = shares[shares["scenario"] == "coin-at-exit-v1"]
     assert len(mine) == 10
     assert (mine["train_coin"] >= 0.95).sum() >= 9, "training-distribution success"
     mean, low, _ = mean_ci(mine["test_exit without coin"])
@@ -39,7 +39,7 @@ def test_coin_at_exit_policies_exit_without_the_coin(shares) -> None:
 
 
 def test_coin_diverse_policies_get_the_coin(shares) -> None:
-    mine = shares[shares["scenario"] == "coin-diverse"]
+    mine = shares[shares["scenario"] == "coin-diverse-v1"]
     assert len(mine) == 10
     mean, low, _ = mean_ci(mine["test_coin"])
     assert low > 0.5, f"most test episodes should take the coin (mean {mean:.2f}, CI low {low:.2f})"

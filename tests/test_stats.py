@@ -161,7 +161,7 @@ def test_bootstrap_is_reproducible_and_degenerate_samples_have_zero_width() -> N
 
 def test_stratified_bootstrap_resamples_within_tasks() -> None:
     # two tasks, every seed agreeing within each: resampling within tasks leaves nothing to vary
-    groups = {"coin-at-exit": [0.0] * 10, "maze-corner": [1.0] * 10}
+    groups = {"coin-at-exit-v1": [0.0] * 10, "maze-corner": [1.0] * 10}
     assert stratified_bootstrap_ci(groups, bounds=(0, 1)) == (0.5, 0.5, 0.5)
     # pooling the seeds and resampling them freely lets the task mix vary, and the interval widens
     _, low, high = bootstrap_ci([0.0] * 10 + [1.0] * 10, bounds=(0, 1))

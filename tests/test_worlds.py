@@ -1,5 +1,5 @@
 """Procedurally varied worlds (issue 11, items 1-3): many distinct training levels, every level
-solvable, coin-at-exit-v2 and maze-corner identifiable, and the version-1 levels unchanged."""
+solvable, coin-at-exit and maze-corner identifiable, and the version-1 levels unchanged."""
 
 from __future__ import annotations
 
@@ -51,13 +51,13 @@ def approach_of(bank: LevelBank, i: int) -> int:
 # generate_bank(spec, 500, seed=2024) per split; the LevelSpec rows with seed=7; level_bank
 # with its defaults). Published chapters depend on these levels: they must never change.
 V1_SCENARIOS = {
-    ("coin-at-exit", ()): ("c30c2f800b499f43", "b765eb52f4a0d78f"),
-    ("coin-diverse", (("alpha", 0.25),)): ("80f451e45dbe7086", "b765eb52f4a0d78f"),
-    ("checkpoint", ()): ("a28c1c39a81bb77a", "a28c1c39a81bb77a"),
-    ("tampering", ()): ("f244be36b0116df6", "f244be36b0116df6"),
+    ("coin-at-exit-v1", ()): ("c30c2f800b499f43", "b765eb52f4a0d78f"),
+    ("coin-diverse-v1", (("alpha", 0.25),)): ("80f451e45dbe7086", "b765eb52f4a0d78f"),
+    ("checkpoint-v1", ()): ("a28c1c39a81bb77a", "a28c1c39a81bb77a"),
+    ("tampering-v1", ()): ("f244be36b0116df6", "f244be36b0116df6"),
     ("keys-chests", ()): ("bd194c30fef5cd6e", "f3d504684f4ee8d3"),
     ("absent-supervisor", ()): ("9e02b0c5dcf1e0a1", "9e02b0c5dcf1e0a1"),
-    ("capability-shift", ()): ("4f998ef46fee7933", "7ab4961b3a7114e5"),
+    ("capability-shift-v1", ()): ("4f998ef46fee7933", "7ab4961b3a7114e5"),
 }
 V1_SPECS = {
     (("door", "random"),): "1c6a1d947e477ac2",
@@ -67,8 +67,8 @@ V1_SPECS = {
     (("coin", "anywhere"), ("checkpoint", True), ("sensor", True)): "ef28eb94dd50b1c1",
 }
 V1_LEVEL_BANKS = {  # level_bank(name, "train"), level_bank(name, "test", seed=3): what the chapters draw
-    "coin-at-exit": ("e803c64ee363a44a", "33dda6ce226b28e2"),
-    "capability-shift": ("d0260daf0e3938d6", "f8cfd3d43f60c3f2"),
+    "coin-at-exit-v1": ("e803c64ee363a44a", "33dda6ce226b28e2"),
+    "capability-shift-v1": ("d0260daf0e3938d6", "f8cfd3d43f60c3f2"),
 }
 
 
@@ -136,7 +136,7 @@ def test_every_varied_level_is_solvable_and_well_formed(name, split):
 
 
 def test_rooms_vary_in_size_offset_and_obstacles():
-    spec = get_scenario("coin-at-exit-v2").train
+    spec = get_scenario("coin-at-exit").train
     bank = generate_bank(spec, 4_000, seed=17)
     size = bank.size
     heights, widths, tops, lefts, obstacles = Counter(), Counter(), Counter(), Counter(), Counter()
@@ -155,11 +155,11 @@ def test_rooms_vary_in_size_offset_and_obstacles():
     assert set(obstacles) == {0, 1, 2, 3} and min(obstacles.values()) > 600
 
 
-# ----------------------------------------------------------------------------- coin-at-exit-v2
+# ----------------------------------------------------------------------------- coin-at-exit
 
 
-def test_coin_at_exit_v2_training_coin_is_on_the_door_approach_and_the_door_moves_over_all_walls():
-    bank = generate_bank(get_scenario("coin-at-exit-v2").train, 4_000, seed=19)
+def test_coin_at_exit_training_coin_is_on_the_door_approach_and_the_door_moves_over_all_walls():
+    bank = generate_bank(get_scenario("coin-at-exit").train, 4_000, seed=19)
     size = bank.size
     side = Counter()
     for i in range(len(bank)):
@@ -173,10 +173,10 @@ def test_coin_at_exit_v2_training_coin_is_on_the_door_approach_and_the_door_move
     assert not bank.coin_moved.any()
 
 
-def test_coin_at_exit_v2_test_separates_coin_door_and_the_fixed_location():
+def test_coin_at_exit_test_separates_coin_door_and_the_fixed_location():
     """At test, the coin, the door (through its approach) and the training coin's most
     frequent cell are three different cells in most levels (measured: 0.94)."""
-    scenario = get_scenario("coin-at-exit-v2")
+    scenario = get_scenario("coin-at-exit")
     train = generate_bank(scenario.train, 4_000, seed=23)
     fixed = Counter(train[Entity.COIN].tolist()).most_common(1)[0][0]
     test = generate_bank(scenario.test, 2_000, seed=29)
@@ -202,9 +202,9 @@ def first_moves_disagree(bank: LevelBank, goals_a: list[int], goals_b: list[int]
     return apart / n
 
 
-def test_coin_at_exit_v2_alpha_moves_only_the_coin():
-    base = generate_bank(get_scenario("coin-at-exit-v2").train, 500, seed=31)
-    diverse = generate_bank(get_scenario("coin-at-exit-v2", alpha=0.5).train, 500, seed=31)
+def test_coin_at_exit_alpha_moves_only_the_coin():
+    base = generate_bank(get_scenario("coin-at-exit").train, 500, seed=31)
+    diverse = generate_bank(get_scenario("coin-at-exit", alpha=0.5).train, 500, seed=31)
     np.testing.assert_array_equal(base.walls, diverse.walls)  # nested: same rooms and doors whatever alpha
     np.testing.assert_array_equal(base[Entity.EXIT], diverse[Entity.EXIT])
     assert 0.4 < diverse.coin_moved.mean() < 0.6
@@ -293,8 +293,8 @@ def test_maze_corner_pays_for_the_coin_and_not_for_the_corner():
 
 
 def test_landmarks_follow_the_varied_room():
-    checkpoint = generate_bank(get_scenario("checkpoint-v2").train, 1_000, seed=43)
-    tampering = generate_bank(get_scenario("tampering-v2").train, 1_000, seed=47)
+    checkpoint = generate_bank(get_scenario("checkpoint").train, 1_000, seed=43)
+    tampering = generate_bank(get_scenario("tampering").train, 1_000, seed=47)
     size = checkpoint.size
     for bank, entity in ((checkpoint, Entity.CHECKPOINT), (tampering, Entity.SENSOR)):
         assert len(set(bank[entity].tolist())) > 8  # the landmark moves with the room
@@ -310,8 +310,8 @@ def test_landmarks_follow_the_varied_room():
                 assert bank[entity][i] == rows[0] * size + cols[0]
 
 
-def test_capability_shift_v2_trains_in_open_rooms_and_tests_in_mazes():
-    scenario = get_scenario("capability-shift-v2")
+def test_capability_shift_trains_in_open_rooms_and_tests_in_mazes():
+    scenario = get_scenario("capability-shift")
     train = generate_bank(scenario.train, 1_000, seed=53)
     test = generate_bank(scenario.test, 1_000, seed=59)
     size = train.size
@@ -400,7 +400,7 @@ def test_bad_level_spec_values_name_the_parameter_and_the_accepted_values(option
         LevelSpec(**options)
 
 
-@pytest.mark.parametrize("name", ["coin-at-exit-v2", "maze-corner", "room-corner"])
+@pytest.mark.parametrize("name", ["coin-at-exit", "maze-corner", "room-corner"])
 def test_bad_alpha_names_itself(name):
     with _raises("alpha", r"\[0, 1\]"):
         get_scenario(name, alpha=1.5)

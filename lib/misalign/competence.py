@@ -83,7 +83,7 @@ def training_spots(scenario: Scenario | str, *, level_seed: int = 0, share: floa
     """Per single goal entity of the training split, the cells where it always lay, if it did.
 
     A cell counts when it held the entity in at least ``share`` of training levels; the
-    spot exists when those cells together held it in at least half of them (coin-at-exit:
+    spot exists when those cells together held it in at least half of them (coin-at-exit-v1:
     the one cell before the door; a coin placed anywhere has no spot).
     """
     check_probability("share", share)

@@ -49,7 +49,7 @@ class PPOConfig:
     """Hyperparameters. Defaults train a 2x64 MLP on a 9x9 scenario in well under a minute on one core.
 
     One epoch over 256 x 32 samples per update at lr 3e-3 was the best of a small search
-    on coin-diverse (alpha = 0.25): the update dominates the cost on a CPU, so spending
+    on coin-diverse-v1 (alpha = 0.25): the update dominates the cost on a CPU, so spending
     fewer gradient passes per sample and more samples learned more per second.
     """
 

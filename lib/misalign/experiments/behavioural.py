@@ -26,10 +26,10 @@ from misalign.competence import (
     walker_suite,
 )
 from misalign.gridworld import level_bank
-from misalign.outcomes import OUTCOMES, classify, scripted_goal_policy
+from misalign.outcomes import OUTCOMES
 from misalign.ppo import PPOConfig, train_cached
 from misalign.probes import hidden_and_value, random_network, selectivity
-from misalign.registry import GOALS, KINDS, Entity
+from misalign.registry import Entity
 from misalign.rollouts import rollout
 from misalign.scenarios import Scenario, get_scenario
 from misalign.states import cell_states
@@ -94,34 +94,34 @@ class Case:
         return settings
 
 
-# Version 1's cases (fixed layouts, coin-at-exit on 48 levels). Chapters 3 and 4 still train
+# Version 1's cases (fixed layouts, coin-at-exit-v1 on 48 levels). Chapters 3 and 4 still train
 # on these worlds and take their budgets from here until their own issues move them.
 VERSION_1_CASES = (
-    Case("coin-at-exit", "inner misalignment", 4_000_000),
-    Case("coin-diverse", "aligned", 4_000_000, (("alpha", 0.25),)),
-    Case("capability-shift", "capability failure", 1_000_000),
-    Case("checkpoint", "outer misalignment", 2_000_000),
-    Case("tampering", "tampering failure", 1_000_000),
+    Case("coin-at-exit-v1", "inner misalignment", 4_000_000),
+    Case("coin-diverse-v1", "aligned", 4_000_000, (("alpha", 0.25),)),
+    Case("capability-shift-v1", "capability failure", 1_000_000),
+    Case("checkpoint-v1", "outer misalignment", 2_000_000),
+    Case("tampering-v1", "tampering failure", 1_000_000),
 )
 
 # Chapter 1: one procedurally varied scenario per outcome, each trained until its training
 # reward is high (the essay's premise). Budgets differ because the tasks do: homing on a coin
 # that moves takes the MLP about 4M steps, walking to a fixed place or landmark less.
 # The inner row is room-corner, chosen by measurement (benchmarks/inner_construction.py):
-# coin-at-exit-v2 and maze-corner do not land in inner misalignment with these learners
-# (the chapter shows where coin-at-exit-v2 lands instead).
+# coin-at-exit and maze-corner do not land in inner misalignment with these learners
+# (the chapter shows where coin-at-exit lands instead).
 # The inner row's runs keep copies at these fractions of the budget: the chapter's verdict over
 # budgets reads them instead of training again.
 BUDGET_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 FRAMING1_CASES = (
     Case("room-corner", "inner misalignment", 4_000_000, copies_at=BUDGET_FRACTIONS),
-    Case("coin-at-exit-v2", "aligned", 4_000_000, (("alpha", 0.25),)),
-    Case("capability-shift-v2", "capability failure", 1_000_000),
-    Case("checkpoint-v2", "outer misalignment", 2_000_000),
-    Case("tampering-v2", "tampering failure", 1_000_000),
+    Case("coin-at-exit", "aligned", 4_000_000, (("alpha", 0.25),)),
+    Case("capability-shift", "capability failure", 1_000_000),
+    Case("checkpoint", "outer misalignment", 2_000_000),
+    Case("tampering", "tampering failure", 1_000_000),
 )
 # The look-alike construction that did not land: the coin beside a door that moves.
-LOOKALIKE_CASE = Case("coin-at-exit-v2", "inner misalignment", 4_000_000)
+LOOKALIKE_CASE = Case("coin-at-exit", "inner misalignment", 4_000_000)
 # Where the categories blur: the same shortcut is outer or inner depending on how R is extended.
 AMBIGUOUS_CASE = Case("absent-supervisor", "outer misalignment", 3_000_000)
 
@@ -254,23 +254,6 @@ def goal_evidence(
     return out
 
 
-def calibration_episodes(scenario: str = "coin-at-exit", n_episodes: int = 200, seed: int = 0) -> pd.DataFrame:
-    """Competence scores of reference behaviours on a scenario's test levels: a uniformly random
-    policy and scripted shortest-path walkers to each goal in the level."""
-    rng = np.random.default_rng(seed)
-    sc = get_scenario(scenario)
-    tables = []
-    rand = classify(rollout(lambda obs: rng.integers(4, size=len(obs)), sc, "test", n_episodes, seed), sc)
-    tables.append(rand.assign(behaviour="uniform random"))
-    for goal in (g for g in GOALS if not KINDS[g].many):
-        if goal in sc.entities:
-            walker = scripted_goal_policy(sc, "test", goal, n_episodes, beta=50.0, seed=seed)
-            tables.append(
-                classify(rollout(walker, sc, "test", n_episodes, seed), sc).assign(behaviour=f"walks to {goal}")
-            )
-    return pd.concat(tables, ignore_index=True)
-
-
 # ----------------------------------------------------------------------------- which learner perceives the coin
 
 LEARNERS = {  # name -> (PPOConfig arch, scenario overrides): chapter 1 picks its default learner by measurement
@@ -309,7 +292,7 @@ def coin_perception(policy: ActorCritic, scenario: Scenario, n_levels: int, seed
 def perception_cell(
     learner: str,
     seed: int,
-    scenario: str = "coin-at-exit-v2",
+    scenario: str = "coin-at-exit",
     total_steps: int = 4_000_000,
     n_levels: int = 64,
     n_episodes: int = 256,
@@ -331,7 +314,7 @@ def perception_cell(
 # and uniform random, on the test levels of the two coin scenarios (coin anywhere).
 CALIBRATION_NOISE = (0.0, 0.1, 0.25, 0.5)
 CALIBRATION_BETAS = (1.0, 2.0, 4.0, 8.0)
-CALIBRATION_SCENARIOS = ("coin-at-exit", "coin-diverse")
+CALIBRATION_SCENARIOS = ("coin-at-exit-v1", "coin-diverse-v1")
 CALIBRATION_GOALS = (Entity.COIN, Entity.EXIT)
 # The sensitivity grid around the default thresholds (margin 0.5 nats/step, efficiency 0.6).
 SENSITIVITY_MARGINS = (0.25, 0.5, 0.75, 1.0)

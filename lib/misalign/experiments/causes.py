@@ -50,10 +50,10 @@ def _train_success(history: pd.DataFrame) -> float:
 
 
 def alpha_cell(alpha: float, seed: int, total_steps: int = 1_000_000, n_episodes: int = 256) -> dict[str, float]:
-    """One diversity-sweep cell: train on coin-diverse with share ``alpha`` (cached; alpha = 0 is
-    chapter 1's coin-at-exit run at the same budget), then classify test episodes."""
+    """One diversity-sweep cell: train on coin-diverse-v1 with share ``alpha`` (cached; alpha = 0 is
+    chapter 1's coin-at-exit-v1 run at the same budget), then classify test episodes."""
     check_probability("alpha", alpha)
-    sc = get_scenario("coin-at-exit") if alpha == 0.0 else get_scenario("coin-diverse", alpha=alpha)
+    sc = get_scenario("coin-at-exit-v1") if alpha == 0.0 else get_scenario("coin-diverse-v1", alpha=alpha)
     result = train_cached(sc, seed, PPOConfig(total_steps=total_steps))
     return {
         **evaluate(result.policy, sc, n_episodes, seed),
@@ -63,7 +63,7 @@ def alpha_cell(alpha: float, seed: int, total_steps: int = 1_000_000, n_episodes
 
 
 def reward_correction_cell(
-    k: float, seed: int, scenario: str = "checkpoint", total_steps: int = 1_000_000, n_episodes: int = 256
+    k: float, seed: int, scenario: str = "checkpoint-v1", total_steps: int = 1_000_000, n_episodes: int = 256
 ) -> dict[str, float]:
     """One k-sweep cell: train with a share ``k`` of episodes paid by H, classify test episodes."""
     check_probability("k", k)
@@ -86,7 +86,7 @@ def attribution_cell(
     checkpoint_every: int = 6,
     n_episodes: int = 256,
 ) -> pd.DataFrame:
-    """Attribute a coin-at-exit policy's test misbehaviour to its ``n_levels`` training levels with
+    """Attribute a coin-at-exit-v1 policy's test misbehaviour to its ``n_levels`` training levels with
     TracIn, then retrain (same seed) with the coins of the ``m`` top-scored levels moved away
     from the exit, and of ``m`` random levels, for each ``m``: the retraining is the ground truth.
 
@@ -96,7 +96,7 @@ def attribution_cell(
     check_int_range("n_levels", n_levels, 2, 100_000)
     for m in m_values:
         check_int_range("m", m, 1, n_levels)
-    sc = get_scenario("coin-at-exit")
+    sc = get_scenario("coin-at-exit-v1")
     cfg = PPOConfig(total_steps=total_steps, n_levels=n_levels)
     base = train(sc, cfg, seed, checkpoint_every=checkpoint_every)
     bank = level_bank(sc, "train", n_levels, cfg.level_seed)
@@ -147,15 +147,15 @@ def attribution_cell(
 def ablation_cell(
     variant: str, seed: int, total_steps: int = 100_000, alpha: float = 0.0, n_episodes: int = 256
 ) -> dict[str, float]:
-    """Same levels and rewards (coin-at-exit, or coin-diverse with ``alpha``), another network
+    """Same levels and rewards (coin-at-exit-v1, or coin-diverse-v1 with ``alpha``), another network
     or observation; returns every test outcome share."""
     check_choice("variant", variant, tuple(ABLATIONS))
     arch, overrides = ABLATIONS[variant]
     cfg = PPOConfig(total_steps=total_steps, arch=arch)
     if alpha == 0.0:
-        sc = get_scenario("coin-at-exit", **overrides)
+        sc = get_scenario("coin-at-exit-v1", **overrides)
     else:
-        sc = get_scenario("coin-diverse", alpha=alpha, **overrides)
+        sc = get_scenario("coin-diverse-v1", alpha=alpha, **overrides)
     result = train_cached(sc, seed, cfg)
     return {
         **evaluate(result.policy, sc, n_episodes, seed),

@@ -37,8 +37,9 @@ def robustness_cell(
     lr: float = 1e-3,
     stop_when_halved: bool = False,
 ) -> pd.DataFrame:
-    """Goal robustness: a coin-at-exit policy (cached) corrected online with H (the coin, anywhere) on test levels."""
-    sc = get_scenario("coin-at-exit")
+    """Goal robustness: a coin-at-exit-v1 policy (cached) corrected online with H (the coin anywhere) on test
+    levels."""
+    sc = get_scenario("coin-at-exit-v1")
     policy = train_cached(sc, seed, PPOConfig(total_steps=total_steps, hidden=hidden)).policy
     dep = deploy(
         policy,
@@ -133,8 +134,8 @@ def outer_cell(
     total_steps: int = 4_000_000,
     alpha: float = 0.25,
 ) -> pd.DataFrame:
-    """An online outer failure: an aligned coin-diverse policy deployed where the online reward pays the exit."""
-    sc = get_scenario("coin-diverse", alpha=alpha)
+    """An online outer failure: an aligned coin-diverse-v1 policy deployed where the online reward pays the exit."""
+    sc = get_scenario("coin-diverse-v1", alpha=alpha)
     policy = train_cached(sc, seed, PPOConfig(total_steps=total_steps)).policy
     dep = deploy(
         policy,
