@@ -101,6 +101,21 @@ def test_the_version_2_scenarios_are_registered_and_procedural():
         assert scenario.train.size == scenario.test.size == (11 if "maze" in name or "shift" in name else 9)
 
 
+def test_plain_names_mean_the_varied_worlds_and_version_1_is_named_so():
+    """A name without a version suffix never reaches a frozen version-1 world (issue 11): each
+    ``-v1`` world's plain name, where one exists, is procedurally varied, and the only plain
+    names outside VERSION_2 are the two stated exceptions."""
+    v1 = [n for n in SCENARIO_NAMES if n.endswith("-v1")]
+    plain = [n for n in SCENARIO_NAMES if not n.endswith("-v1")]
+    assert set(plain) - set(VERSION_2) == {"keys-chests", "absent-supervisor"}
+    assert {"coin-at-exit-v1", "checkpoint-v1", "tampering-v1", "capability-shift-v1"} <= set(v1)
+    for name in v1:
+        assert not get_scenario(name).train.procedural, name
+        twin = name.removesuffix("-v1")
+        if twin in SCENARIO_NAMES:
+            assert get_scenario(twin).train.procedural and get_scenario(twin).test.procedural, twin
+
+
 @pytest.mark.parametrize("name", [*VERSION_2, "keys-chests"])
 def test_training_split_has_at_least_10000_distinct_levels(name):
     bank = generate_bank(get_scenario(name).train, DISTINCT_BANK, seed=5)
