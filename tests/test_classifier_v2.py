@@ -41,7 +41,8 @@ def played(scenario, policy, n: int = N, seed: int = 0) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def coin_at_exit():
-    return get_scenario("coin-at-exit-v1")
+    """The procedurally varied coin-at-exit, whose test levels chapter 1 calibrates on."""
+    return get_scenario("coin-at-exit")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,9 @@ def door_anywhere():
 
 
 def test_the_training_coin_spot_is_where_the_coin_always_was(coin_at_exit) -> None:
-    spots = training_spots(coin_at_exit)
+    assert spot_name(Entity.COIN) not in training_spots(coin_at_exit)  # the coin moves with the door
+    assert training_spots("room-corner")[spot_name(Entity.COIN)] == (1 * 9 + 7,)  # the top-right floor cell
+    spots = training_spots("coin-at-exit-v1")
     assert spots[spot_name(Entity.COIN)] == (7 * 9 + 7,)  # in front of the corner door
     assert spots[spot_name(Entity.COIN)] == training_spots("coin-diverse-v1")[spot_name(Entity.COIN)]  # 75% there
     assert spot_name(Entity.COIN) not in training_spots("tampering-v1")  # a coin placed anywhere has no spot
@@ -78,14 +81,21 @@ def test_competent_share_rises_with_the_walkers_rationality(coin_at_exit) -> Non
     assert np.all(np.diff(curve) <= 0) and curve[0] >= 0.95 and curve[0] - curve[-2] > 0.5, curve
 
 
-def test_the_counterfactual_labels_a_door_walker_exit_and_a_coin_walker_coin(coin_at_exit) -> None:
+@pytest.mark.parametrize(
+    ("name", "movable"),
+    # both goals can be moved off every path in most levels; less often in the varied worlds'
+    # smaller rooms with obstacles (75% of these 120 levels) than in version 1's open room
+    [("coin-at-exit", 0.6), ("coin-at-exit-v1", 0.85)],
+)
+def test_the_counterfactual_labels_a_door_walker_exit_and_a_coin_walker_coin(name: str, movable: float) -> None:
+    coin_at_exit = get_scenario(name)
     labels = {}
     for goal in (EXIT, COIN):
         walker = goal_walker(coin_at_exit, goal, seed=1)
         table = played(coin_at_exit, walker)
         checked = counterfactual(walker, coin_at_exit, table)
         moved = checked[checked[f"moved {EXIT}"].ge(0) & checked[f"moved {COIN}"].ge(0)]
-        assert len(moved) >= 0.85 * N, "the goals could be moved in most levels"
+        assert len(moved) >= movable * N, "the goals could be moved in most levels"
         labels[goal] = moved["counterfactual_goal"].value_counts(normalize=True)
         assert moved[f"follows {goal}"].mean() >= 0.97, goal
         other = COIN if goal == EXIT else EXIT
