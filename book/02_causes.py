@@ -40,11 +40,13 @@ if "google.colab" in sys.modules:
 # training datapoints (found, perhaps, by training-data attribution) would have fixed
 # it, the reward is to blame; if even large changes would not, the bias is.
 #
-# This chapter measures that quantity, a **correction budget**, for the two failures of
-# chapter 1 that it concerns: the inner one (coin-at-exit-v1: the coin always sits beside
-# the exit in training, the policy learns to go to the exit) and the outer one
-# (checkpoint-v1: R pays 0.5 for every entry onto a checkpoint tile, H only wants the exit,
-# and the policy learns to step on and off the tile). Both budgets are expressed in the
+# This chapter measures that quantity, a **correction budget**, for two of the failures
+# that chapter 1 defines, in version 1's worlds (the `-v1` scenarios, which this chapter
+# keeps until it moves to the procedurally varied ones in its own issue): the inner one
+# (coin-at-exit-v1: the coin always sits beside the exit in training, the policy learns to
+# go to the exit) and the outer one (checkpoint-v1: R pays 0.5 for every entry onto a
+# checkpoint tile, H only wants the exit, and the policy learns to step on and off the
+# tile). Both budgets are expressed in the
 # same unit, the **share of training episodes whose reward signal is changed**, so they
 # can be compared:
 #
@@ -493,9 +495,9 @@ glue("cnn_slowdown", cnn_speed, tolerance=50.0, fmt=".0f")  # a wall-time ratio:
 
 # %%
 verdict = pd.DataFrame([
-    {"failure (chapter 1)": "coin-at-exit-v1 (Framing 1: inner)", "correction": "coin moved away from the exit",
+    {"failure": "coin-at-exit-v1 (Framing 1: inner)", "correction": "coin moved away from the exit",
      "budget on the grid": budget_text(alpha_budget, settings["alphas"]), "training steps": settings["alpha_steps"]},
-    {"failure (chapter 1)": "checkpoint-v1 (Framing 1: outer)", "correction": "episode paid by H instead of R",
+    {"failure": "checkpoint-v1 (Framing 1: outer)", "correction": "episode paid by H instead of R",
      "budget on the grid": budget_text(k_budget, settings["ks"]), "training steps": settings["k_steps"]},
 ])
 verdict["threshold"] = f"{threshold:.0%} of test episodes"

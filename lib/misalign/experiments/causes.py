@@ -51,7 +51,7 @@ def _train_success(history: pd.DataFrame) -> float:
 
 def alpha_cell(alpha: float, seed: int, total_steps: int = 1_000_000, n_episodes: int = 256) -> dict[str, float]:
     """One diversity-sweep cell: train on coin-diverse-v1 with share ``alpha`` (cached; alpha = 0 is
-    chapter 1's coin-at-exit-v1 run at the same budget), then classify test episodes."""
+    coin-at-exit-v1 itself), then classify test episodes."""
     check_probability("alpha", alpha)
     sc = get_scenario("coin-at-exit-v1") if alpha == 0.0 else get_scenario("coin-diverse-v1", alpha=alpha)
     result = train_cached(sc, seed, PPOConfig(total_steps=total_steps))
