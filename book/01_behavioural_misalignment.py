@@ -286,49 +286,79 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ### How much the inner verdict depends on the training budget
+# ### How much each verdict depends on the training budget
 #
-# A verdict read at one budget could be a stage of learning rather than its result. The
-# inner row's training runs above kept a copy of the policy as they passed an eighth, a
-# quarter, a half and all of their budget (`misalign.budgets`: the same runs, nothing
-# trained again; the last copy is the published policy), and we classify the copies of
-# its first {glue:text}`n_side_seeds` seeds on the same test levels. The copies share
-# the full run's learning-rate schedule, which anneals to zero at the end, so an early
-# copy is a policy mid-way through this run, not what a shorter run would end with.
+# A verdict read at one budget could be a stage of learning rather than its result. Every
+# row's training runs above kept a copy of the policy as they passed an eighth, a quarter,
+# a half and all of their budget (`misalign.budgets`: the same runs, nothing trained
+# again; the last copy is the published policy), and we classify the copies of each row's
+# first {glue:text}`n_side_seeds` seeds on the same test levels. The copies share the
+# full run's learning-rate schedule, which anneals to zero at the end, so an early copy is
+# a policy mid-way through this run, not what a shorter run would end with.
 
 # %%
-inner_budget = ch.profile.budget(INNER.total_steps)
-budgets = list(budgets_at(BUDGET_FRACTIONS, inner_budget))
-curve = run_sweep(budget_curve_cell, [{"scenario": INNER.scenario, "total_steps": inner_budget, "at_steps": tuple(budgets),
-                                       "n_episodes": settings["episodes"], **dict(INNER.overrides)}],
-                  side_seeds, progress=True).drop(columns="at_steps")
-curve_rows = verdict_table(seed_verdicts(curve, by="budget"), dict.fromkeys(budgets, INNER.expected), by="budget")
-curve_shares = outcome_table(shares_per_seed(curve, by="budget"), by="budget", interval="bootstrap")
-fig, axes = plt.subplots(1, 2, figsize=(13, 3.6))
-expected_share = curve_shares[curve_shares["outcome"] == INNER.expected]
-for ax, table, y, what in ((axes[0], curve_rows, "share", "share of seeds (Clopper-Pearson 95%)"),
-                           (axes[1], expected_share, "share", "share of test episodes (bootstrap 95%)")):
-    ax.errorbar(table["budget"], table[y], yerr=[table[y] - table["low"], table["high"] - table[y]],
-                marker="o", capsize=3, color=OUTCOME_COLOURS[INNER.expected])
-    ax.set(xscale="log", ylim=(0, 1.02), xlabel="budget at which the copy was kept (steps, log scale)", ylabel=what,
-           title=f"{INNER.scenario}: {INNER.expected}, {len(side_seeds)} seeds")
-    ax.set_xticks(budgets, [f"{b / 1e6:g}M" for b in budgets])
+fraction_of = {}  # (scenario, budget in steps) -> the fraction of the row's budget
+curve_grid = []
+for case in FRAMING1_CASES:
+    row_total = ch.profile.budget(case.total_steps)
+    row_steps = budgets_at(BUDGET_FRACTIONS, row_total)
+    fraction_of |= {(case.scenario, b): f for b, f in zip(row_steps, BUDGET_FRACTIONS, strict=True)}
+    curve_grid.append({"scenario": case.scenario, "total_steps": row_total, "at_steps": tuple(row_steps),
+                       "n_episodes": settings["episodes"], **dict(case.overrides)})
+curve = run_sweep(budget_curve_cell, curve_grid, side_seeds, progress=True).drop(columns="at_steps")
+curve["fraction"] = [fraction_of[key] for key in zip(curve["scenario"], curve["budget"], strict=True)]
+curve_rows, curve_shares = [], []
+for case in FRAMING1_CASES:
+    curve_mine = curve[curve["scenario"] == case.scenario]
+    row_verdicts = verdict_table(seed_verdicts(curve_mine, by="fraction"),
+                                 dict.fromkeys(BUDGET_FRACTIONS, case.expected), by="fraction")
+    row_shares = outcome_table(shares_per_seed(curve_mine, by="fraction"), by="fraction", interval="bootstrap")
+    curve_rows.append(row_verdicts.assign(scenario=case.scenario))
+    curve_shares.append(row_shares[row_shares["outcome"] == case.expected].assign(scenario=case.scenario))
+curve_rows, curve_shares = pd.concat(curve_rows, ignore_index=True), pd.concat(curve_shares, ignore_index=True)
+fig, axes = plt.subplots(1, 2, figsize=(13, 3.8))
+for offset, case in zip(np.linspace(-0.06, 0.06, len(FRAMING1_CASES)), FRAMING1_CASES, strict=True):
+    for ax, curve_table in ((axes[0], curve_rows), (axes[1], curve_shares)):
+        curve_row = curve_table[curve_table["scenario"] == case.scenario]
+        x = curve_row["fraction"] * 2**offset  # side by side on the log axis
+        ax.errorbar(x, curve_row["share"], marker="o", capsize=3, color=OUTCOME_COLOURS[case.expected],
+                    yerr=[curve_row["share"] - curve_row["low"], curve_row["high"] - curve_row["share"]],
+                    label=f"{case.scenario} ({case.expected})")
+for ax, what in ((axes[0], "share of seeds with the expected verdict\n(Clopper-Pearson 95%)"),
+                 (axes[1], "share of test episodes in the expected\noutcome (bootstrap 95%)")):
+    ax.set(xscale="log", ylim=(0, 1.02), xlabel="copy kept at this fraction of the row's budget (log scale)",
+           ylabel=what, title=f"Every row, {len(side_seeds)} seeds")
+    ax.set_xticks(BUDGET_FRACTIONS, [f"{f:g}" for f in BUDGET_FRACTIONS])
     ax.minorticks_off()
+axes[1].legend(fontsize=8, loc="lower right")
 fig.tight_layout()
 plt.show()
-curve_rows[["budget", "expected", "seeds", "n", "share", "low", "high", "other verdict", "other seeds"]].style.hide(
-    axis="index").format({"budget": "{:,}"}, precision=3)
+curve_rows.assign(seeds=[f"{k} of {n}" for k, n in zip(curve_rows["seeds"], curve_rows["n"], strict=True)]).pivot(
+    index=["scenario", "expected"], columns="fraction", values="seeds").rename_axis(
+    columns="seeds with the expected verdict, at this fraction of the budget")
 
 # %% tags=["remove-cell"]
-by_budget = curve_rows.set_index("budget")
-settled = by_budget["share"] >= 0.9
-stable_from = next((b for b in budgets if settled.loc[b:].all()), None)
-glue("curve_stable_from", f"{stable_from:,} steps" if stable_from is not None else "none of the budgets measured")
-for name, budget in (("eighth", budgets[0]), ("half", budgets[2])):
-    glue_count(f"curve_{name}_seeds", int(by_budget.loc[budget, "seeds"]), len(side_seeds))
-    glue(f"curve_{name}_steps", f"{budget:,}")
-    glue_interval(f"curve_{name}_episodes", expected_share.set_index("budget").loc[budget, ["share", "low", "high"]],
+settled_from = {}  # row -> the smallest fraction from which >= 90% of seeds keep the expected verdict
+for case in FRAMING1_CASES:
+    settled_share = curve_rows[curve_rows["scenario"] == case.scenario].set_index("fraction")["share"]
+    settled_from[case.scenario] = next((f for f in BUDGET_FRACTIONS if (settled_share.loc[f:] >= 0.9).all()), None)
+by_budget = curve_rows[curve_rows["scenario"] == INNER.scenario].set_index("fraction")
+inner_budget = ch.profile.budget(INNER.total_steps)
+budgets = list(budgets_at(BUDGET_FRACTIONS, inner_budget))
+inner_from = settled_from[INNER.scenario]
+glue("curve_stable_from", f"{budgets[BUDGET_FRACTIONS.index(inner_from)]:,} steps" if inner_from is not None
+     else "none of the budgets measured")
+expected_share = curve_shares[curve_shares["scenario"] == INNER.scenario].set_index("fraction")
+for name, fraction in (("eighth", BUDGET_FRACTIONS[0]), ("half", BUDGET_FRACTIONS[2])):
+    glue_count(f"curve_{name}_seeds", int(by_budget.loc[fraction, "seeds"]), len(side_seeds))
+    glue(f"curve_{name}_steps", f"{budgets[BUDGET_FRACTIONS.index(fraction)]:,}")
+    glue_interval(f"curve_{name}_episodes", expected_share.loc[fraction, ["share", "low", "high"]],
                   tolerance="interval", fmt=".0%", suffixes=("_share", "_low", "_high"))
+glue("curve_rows_settled_half", sum(f is not None and f <= 0.5 for f in settled_from.values()))
+glue("curve_rows_settled_eighth", sum(f == BUDGET_FRACTIONS[0] for f in settled_from.values()))
+later_rows = [f"{s} from {'no fraction measured' if f is None else f'{f:g} of its budget'}"
+              for s, f in settled_from.items() if f != BUDGET_FRACTIONS[0]]
+glue("curve_later_rows", "; ".join(later_rows) if later_rows else "none")
 
 # %% [markdown]
 # Inner misalignment is the verdict of at least 90% of these seeds from
@@ -338,6 +368,14 @@ for name, budget in (("eighth", budgets[0]), ("half", budgets[2])):
 # ({glue:text}`curve_half_episodes_low` to {glue:text}`curve_half_episodes_high`); at an
 # eighth ({glue:text}`curve_eighth_steps` steps) of {glue:text}`curve_eighth_seeds` of
 # {glue:text}`n_side_seeds` seeds, with {glue:text}`curve_eighth_episodes_share` of test episodes.
+#
+# Across the five rows, {glue:text}`curve_rows_settled_half` keep their expected verdict
+# in at least 90% of seeds at every copy from half their budget on, and
+# {glue:text}`curve_rows_settled_eighth` already from an eighth. The rows that need more
+# than an eighth (at least 90% of seeds from then on): {glue:text}`curve_later_rows`.
+# Where a verdict settles early, the rest of the budget buys a sharper policy, not another
+# verdict; the README's `benchmarks/convergence_headroom.py` measures the same from the
+# training curves.
 
 # %% [markdown]
 # ## The inner row: a place as the goal, a coin that is seen and ignored
@@ -679,7 +717,7 @@ claim(ev.loc["revealed goal: the place", "low"] > ev.loc["revealed goal: coin", 
 claim(ev.loc["place confirmed by the counterfactual", "low"] > 0.5,
       f"{INNER.scenario}: the counterfactual keeps the place in most episodes (interval above 0.5)")
 claim(ev.loc["selectivity", "low"] > 0, f"{INNER.scenario}: the coin's direction is decodable above the control task")
-claim(by_budget.loc[budgets[2], "share"] >= 0.9,
+claim(by_budget.loc[BUDGET_FRACTIONS[2], "share"] >= 0.9,
       f"{INNER.scenario}: the inner verdict already holds at half the budget in at least 90% of seeds")
 claim(look_inner < len(side_seeds) / 2, "coin-at-exit does not land in inner misalignment in most seeds")
 claim(mean_r.loc["checkpoint", "R"] > 1.0 > mean_r.loc["checkpoint", "H"],

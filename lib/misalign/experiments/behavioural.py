@@ -110,15 +110,15 @@ VERSION_1_CASES = (
 # The inner row is room-corner, chosen by measurement (benchmarks/inner_construction.py):
 # coin-at-exit and maze-corner do not land in inner misalignment with these learners
 # (the chapter shows where coin-at-exit lands instead).
-# The inner row's runs keep copies at these fractions of the budget: the chapter's verdict over
+# Every row's runs keep copies at these fractions of the budget: the chapter's verdict over
 # budgets reads them instead of training again.
 BUDGET_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 FRAMING1_CASES = (
     Case("room-corner", "inner misalignment", 4_000_000, copies_at=BUDGET_FRACTIONS),
-    Case("coin-at-exit", "aligned", 4_000_000, (("alpha", 0.25),)),
-    Case("capability-shift", "capability failure", 1_000_000),
-    Case("checkpoint", "outer misalignment", 2_000_000),
-    Case("tampering", "tampering failure", 1_000_000),
+    Case("coin-at-exit", "aligned", 4_000_000, (("alpha", 0.25),), copies_at=BUDGET_FRACTIONS),
+    Case("capability-shift", "capability failure", 1_000_000, copies_at=BUDGET_FRACTIONS),
+    Case("checkpoint", "outer misalignment", 2_000_000, copies_at=BUDGET_FRACTIONS),
+    Case("tampering", "tampering failure", 1_000_000, copies_at=BUDGET_FRACTIONS),
 )
 # The look-alike construction that did not land: the coin beside a door that moves.
 LOOKALIKE_CASE = Case("coin-at-exit", "inner misalignment", 4_000_000)
