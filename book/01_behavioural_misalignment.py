@@ -373,9 +373,11 @@ glue("curve_later_rows", "; ".join(later_rows) if later_rows else "none")
 # in at least 90% of seeds at every copy from half their budget on, and
 # {glue:text}`curve_rows_settled_eighth` already from an eighth. The rows that need more
 # than an eighth (at least 90% of seeds from then on): {glue:text}`curve_later_rows`.
-# Where a verdict settles early, the rest of the budget buys a sharper policy, not another
-# verdict; the README's `benchmarks/convergence_headroom.py` measures the same from the
-# training curves.
+# Where a verdict settles early, the rest of the budget changes how often the behaviour
+# shows (the right panel), not the verdict. The budgets stay as they are so that the page
+# shows each verdict holding over at least the last half of training; the README's
+# `benchmarks/convergence_headroom.py` measures from the training curves how much a stop
+# at convergence would save.
 
 # %% [markdown]
 # ## The inner row: a place as the goal, a coin that is seen and ignored
