@@ -8,7 +8,7 @@ which the mean training reward (smoothed over 5 updates) stays within 5% (and 2%
 final level (the mean of the last 10 updates). The share of the budget after that step is an
 upper bound on what a convergence stop could save: an online rule needs a margin, and a
 stop is only allowed where the page's verdict does not change with it, which chapter 1
-checks for its inner row alone (the verdict over budgets).
+shows for each of its rows (the verdict over budgets, from copies its runs keep).
 
     OMP_NUM_THREADS=1 python benchmarks/convergence_headroom.py [--seeds 10]
 """

@@ -1,4 +1,4 @@
-"""How a verdict depends on the training budget, from one run per seed (chapter 1's inner row).
+"""How a verdict depends on the training budget, from one run per seed (every row of chapter 1).
 
 Each sweep cell trains one policy and classifies the test episodes of its copies at several
 budgets (:mod:`misalign.budgets`), so the verdict over budgets costs one training run, not
