@@ -354,12 +354,12 @@ for name, fraction in (("eighth", BUDGET_FRACTIONS[0]), ("half", BUDGET_FRACTION
     glue(f"curve_{name}_steps", f"{budgets[BUDGET_FRACTIONS.index(fraction)]:,}")
     glue_interval(f"curve_{name}_episodes", expected_share.loc[fraction, ["share", "low", "high"]],
                   tolerance="interval", fmt=".0%", suffixes=("_share", "_low", "_high"))
-glue("curve_rows_settled_half", sum(f is not None and f <= 0.5 for f in settled_from.values()))
 glue("curve_rows_settled_eighth", sum(f == BUDGET_FRACTIONS[0] for f in settled_from.values()))
-later_rows = [f"{s} from {'no fraction measured' if f is None else f'{f:g} of its budget'}"
-              for s, f in settled_from.items() if f != BUDGET_FRACTIONS[0]]
-glue("curve_later_rows", "; ".join(later_rows) if later_rows else "none")
-glue("curve_latest_row", max(settled_from, key=lambda s: 2.0 if settled_from[s] is None else settled_from[s]))
+latest = max(settled_from, key=lambda s: 2.0 if settled_from[s] is None else settled_from[s])
+glue("curve_latest_row", latest)
+latest_seeds = curve_rows[curve_rows["scenario"] == latest].set_index("fraction")["seeds"]
+for name, fraction in (("quarter", 0.25), ("half", 0.5), ("full", 1.0)):
+    glue_count(f"curve_latest_{name}_seeds", int(latest_seeds.loc[fraction]), len(side_seeds))
 
 # %% [markdown]
 # In the inner row, inner misalignment is the verdict of at least 90% of these seeds from
@@ -370,13 +370,14 @@ glue("curve_latest_row", max(settled_from, key=lambda s: 2.0 if settled_from[s] 
 # eighth ({glue:text}`curve_eighth_steps` steps) of {glue:text}`curve_eighth_seeds` of
 # {glue:text}`n_side_seeds` seeds, with {glue:text}`curve_eighth_episodes_share` of test episodes.
 #
-# Across the five rows, {glue:text}`curve_rows_settled_half` keep their expected verdict
-# in at least 90% of seeds at every copy from half their budget on, and
-# {glue:text}`curve_rows_settled_eighth` already from an eighth. The rows that need more
-# than an eighth (at least 90% of seeds from then on): {glue:text}`curve_later_rows`.
-# Where a verdict settles early, the rest of the budget changes how often the behaviour
-# shows (the right panel), not the verdict. Where it settles late, as in
-# {glue:text}`curve_latest_row`, a run stopped at an earlier copy would end with another
+# Across the five rows, {glue:text}`curve_rows_settled_eighth` keep their expected verdict
+# in at least 90% of seeds at every copy from an eighth of their budget on. The verdict
+# that settles last is {glue:text}`curve_latest_row`'s: it is the verdict of
+# {glue:text}`curve_latest_quarter_seeds` of {glue:text}`n_side_seeds` seeds at a quarter
+# of the budget, {glue:text}`curve_latest_half_seeds` at a half and
+# {glue:text}`curve_latest_full_seeds` at the full budget. Where a verdict settles early,
+# the rest of the budget changes how often the behaviour shows (the right panel), not the
+# verdict. Where it settles late, a run stopped at an earlier copy would end with another
 # verdict in some seeds: that is why the chapter keeps its budgets rather than stopping each run once its
 # training reward levels off (the README's `benchmarks/convergence_headroom.py` measures
 # how much such a stop would save).
