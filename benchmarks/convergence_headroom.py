@@ -45,7 +45,10 @@ def levelled_off_at(history: pd.DataFrame, band: float) -> int:
 
 def settings() -> list[tuple[str, str, dict, int]]:
     """(chapter, label, scenario overrides, budget) of the published runs measured here."""
-    rows = [("ch1", c.scenario + ("" if not c.overrides else " (alpha 0.25)"), c, c.total_steps) for c in FRAMING1_CASES]
+    rows = [
+        ("ch1", " ".join([c.scenario, *(f"({k} {v})" for k, v in c.overrides)]), c, c.total_steps)
+        for c in FRAMING1_CASES
+    ]
     rows += [("ch1", "coin-at-exit (look-alike)", LOOKALIKE_CASE, LOOKALIKE_CASE.total_steps)]
     rows += [("ch1", "absent-supervisor (blur)", AMBIGUOUS_CASE, AMBIGUOUS_CASE.total_steps)]
     rows += [("ch3, ch4", c.scenario, c, c.total_steps) for c in VERSION_1_CASES if c.scenario.startswith("coin")]
@@ -73,13 +76,15 @@ def main() -> None:
         summary[f"median {at}"] = groups[at].median()
         summary[f"latest {at}"] = groups[at].max()
         # per-run stops save each run's budget after its own step
-        summary[f"saved {band:.0%}"] = (table["budget"] - table[at]).groupby([table["chapter"], table["setting"]],
-                                                                            sort=False).sum() / groups["budget"].sum()
+        summary[f"saved {band:.0%}"] = (table["budget"] - table[at]).groupby(
+            [table["chapter"], table["setting"]], sort=False
+        ).sum() / groups["budget"].sum()
         ch1 = table[table["chapter"] == "ch1"]
         result[f"ch1_saved_{band:.0%}"] = float((ch1["budget"] - ch1[at]).sum() / ch1["budget"].sum())
     with pd.option_context("display.width", 220, "display.float_format", "{:,.2f}".format):
         print(summary.to_string())
     print(f"RESULT seeds={args.seeds} " + " ".join(f"{k.replace('%', 'pc')}={v:.2f}" for k, v in result.items()))
+
 
 if __name__ == "__main__":
     main()
