@@ -10,7 +10,7 @@ upper bound on what a convergence stop could save: an online rule needs a margin
 stop is only allowed where the page's verdict does not change with it, which chapter 1
 shows for each of its rows (the verdict over budgets, from copies its runs keep).
 
-    OMP_NUM_THREADS=1 python benchmarks/convergence_headroom.py [--seeds 10]
+    OMP_NUM_THREADS=1 python benchmarks/convergence_headroom.py [--seeds 10] [--also keys-chests:5000000]
 """
 
 from __future__ import annotations
@@ -58,9 +58,22 @@ def settings() -> list[tuple[str, str, dict, int]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (the published runs use 0-9)")
+    ap.add_argument(
+        "--also",
+        nargs="*",
+        default=[],
+        metavar="SCENARIO:STEPS",
+        help="more settings, e.g. keys-chests:5000000 (chapter 3's keys-and-chests budget)",
+    )
     args = ap.parse_args()
     rows = []
-    for chapter, label, spec, budget in settings():
+    extra = []
+    for item in args.also:
+        name, _, steps = item.partition(":")
+        if not steps.isdigit():
+            ap.error(f"--also takes SCENARIO:STEPS (e.g. keys-chests:5000000), got {item!r}")
+        extra.append(("--also", name, {"name": name}, int(steps)))
+    for chapter, label, spec, budget in settings() + extra:
         spec = dict(spec)
         scenario = get_scenario(spec.pop("name"), **spec)
         for seed in range(args.seeds):
