@@ -127,19 +127,23 @@ SB3_SEEDS = (0, 1, 2)
 
 
 @pytest.mark.slow
-def test_a_stable_baselines3_policy_lands_where_ours_does() -> None:
-    """Learner-agnostic: stable-baselines3 PPO, trained on chapter 1's inner row (room-corner) and
-    wrapped as obs -> actions, gets the same verdict as our PPO, seed by seed over three seeds."""
+@pytest.mark.parametrize("row", ["inner", "look-alike"])
+def test_a_stable_baselines3_policy_lands_where_ours_does(row: str) -> None:
+    """Learner-agnostic: stable-baselines3 PPO, wrapped as obs -> actions, gets the same verdict as our
+    PPO, seed by seed over three seeds, on chapter 1's inner row (room-corner: inner misalignment)
+    and on its look-alike (coin-at-exit, the coin beside a door that moves: ours lands in capability
+    failure, not the inner misalignment the construction was planned for)."""
     pytest.importorskip("stable_baselines3")
     import torch
     from misalign.competence import classify_v2
     from misalign.envs import sb3_vec_env
-    from misalign.experiments.behavioural import FRAMING1_CASES
+    from misalign.experiments.behavioural import FRAMING1_CASES, LOOKALIKE_CASE
     from misalign.ppo import PPOConfig, train_cached
     from misalign.scenarios import get_scenario
     from stable_baselines3 import PPO
 
-    case = next(c for c in FRAMING1_CASES if c.expected == "inner misalignment")
+    inner = next(c for c in FRAMING1_CASES if c.expected == "inner misalignment")
+    case, landed = (inner, inner.expected) if row == "inner" else (LOOKALIKE_CASE, "capability failure")
     scenario = get_scenario(case.scenario)
     verdicts = {"ours": [], "sb3": []}
     before = torch.get_num_threads()
@@ -169,7 +173,7 @@ def test_a_stable_baselines3_policy_lands_where_ours_does() -> None:
     finally:
         torch.set_num_threads(before)
     print("verdicts per seed:", verdicts)
-    assert verdicts["sb3"] == verdicts["ours"] == [case.expected] * len(SB3_SEEDS), verdicts
+    assert verdicts["sb3"] == verdicts["ours"] == [landed] * len(SB3_SEEDS), verdicts
 
 
 def _episodes(verdict_of: dict[tuple[str, int], str]) -> pd.DataFrame:
