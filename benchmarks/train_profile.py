@@ -122,8 +122,15 @@ def old_gae_seconds(cfg: ppo.PPOConfig, n_updates: int) -> float:
     return time.perf_counter() - start
 
 
-def profile(scenario_name: str, alpha: float, steps: int, seed: int, warmup_steps: int) -> dict[str, Any]:
-    """One timed training run in this process (after an untimed warm-up), as plain data."""
+def profile(
+    scenario_name: str, alpha: float, steps: int, seed: int, warmup_steps: int, batch_scale: int = 1
+) -> dict[str, Any]:
+    """One timed training run in this process (after an untimed warm-up), as plain data.
+
+    ``batch_scale`` k runs k times the episodes and k times the minibatch: the batch sizes that
+    k seeds trained in one process as one population would give each call, with the same
+    network arithmetic per sample, so its per-sample cost bounds what population training saves.
+    """
     overrides = {"alpha": alpha} if scenario_name == "coin-diverse-v1" else {}
     scenario = get_scenario(scenario_name, **overrides)
     warmup_s = 0.0
@@ -132,7 +139,10 @@ def profile(scenario_name: str, alpha: float, steps: int, seed: int, warmup_step
         ppo.train(scenario, ppo.PPOConfig(total_steps=warmup_steps), seed=seed + 1)
         warmup_s = time.perf_counter() - start
     install()
-    cfg = ppo.PPOConfig(total_steps=steps)
+    base = ppo.PPOConfig()
+    cfg = ppo.PPOConfig(
+        total_steps=steps, num_envs=base.num_envs * batch_scale, minibatch_size=base.minibatch_size * batch_scale
+    )
     start = time.perf_counter()
     result = ppo.train(scenario, cfg, seed=seed)
     wall = time.perf_counter() - start
@@ -203,12 +213,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--warmup-steps", type=int, default=50_000, help="untimed run first (0: time a cold process)")
+    parser.add_argument(
+        "--batch-scale",
+        type=int,
+        default=1,
+        help="k times the episodes and minibatch per call (what k seeds in one process would give)",
+    )
     add_compare_arguments(parser, "engine")
     args = parser.parse_args()
     if args.compare:
         compare(args.compare, args.repeats, args)
         return
-    out = profile(args.scenario, args.alpha, args.steps, args.seed, args.warmup_steps)
+    if args.batch_scale < 1:
+        parser.error(f"--batch-scale must be an integer >= 1, got {args.batch_scale}")
+    out = profile(args.scenario, args.alpha, args.steps, args.seed, args.warmup_steps, args.batch_scale)
     if args.json:
         print(json.dumps(out))
         return
