@@ -69,7 +69,7 @@ import pandas as pd
 import seaborn as sns
 from misalign.chapter import Profile, open_chapter
 from misalign.claims import check_claims, claim, glue, glue_interval
-from misalign.experiments.behavioural import VERSION_1_CASES as FRAMING1_CASES
+from misalign.experiments.behavioural import VERSION_1_CASES
 from misalign.experiments.goals import COIN_FEATURES, KEY_FEATURES, goal_analysis
 from misalign.goals import GoalCriteria, classify_goals, verdict_table
 from misalign.gridworld import GridWorld, level_bank
@@ -126,7 +126,7 @@ criteria = GoalCriteria()
 # | chests_left | chests that can still be opened (limited by keys and chests) |
 
 # %%
-cases = {c.scenario: c for c in FRAMING1_CASES}
+cases = {c.scenario: c for c in VERSION_1_CASES}
 grid = []
 for name in ("coin-at-exit-v1", "coin-diverse-v1"):
     case = cases[name]

@@ -74,7 +74,7 @@ import pandas as pd
 import seaborn as sns
 from misalign.chapter import Profile, open_chapter
 from misalign.claims import check_claims, claim, glue, glue_interval
-from misalign.experiments.behavioural import VERSION_1_CASES as FRAMING1_CASES
+from misalign.experiments.behavioural import VERSION_1_CASES
 from misalign.experiments.online import (
     OVERSIGHT_VIEWS,
     SUPERVISOR_SOURCE_STEPS,
@@ -89,11 +89,11 @@ from misalign.sweeps import run_sweep
 from scipy.stats import wilcoxon
 
 started = time.perf_counter()
-CH1_STEPS = {c.scenario: c.total_steps for c in FRAMING1_CASES}  # version-1 coin policies, shared with chapter 3 (cached)
+V1_STEPS = {c.scenario: c.total_steps for c in VERSION_1_CASES}  # version-1 coin policies, shared with chapter 3 (cached)
 PROFILES = {
     "full": Profile(n_seeds=10, settings={
-        "short_steps": 500_000, "long_steps": CH1_STEPS["coin-at-exit-v1"],
-        "outer_steps": CH1_STEPS["coin-diverse-v1"], "source_steps": SUPERVISOR_SOURCE_STEPS,
+        "short_steps": 500_000, "long_steps": V1_STEPS["coin-at-exit-v1"],
+        "outer_steps": V1_STEPS["coin-diverse-v1"], "source_steps": SUPERVISOR_SOURCE_STEPS,
         "robust_updates": 20, "oversight_updates": 30, "revive_updates": 15, "stakes_updates": 30,
         "outer_updates": 20, "n_jobs": 2}),
     "smoke": Profile(n_seeds=2, enforce_claims=False, settings={
