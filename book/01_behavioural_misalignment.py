@@ -81,6 +81,7 @@ from misalign.confirm import confirmation, glue_verdicts
 from misalign.experiments.behavioural import (
     AMBIGUOUS_CASE,
     BUDGET_FRACTIONS,
+    CALIBRATION_SCENARIOS,
     FRAMING1_CASES,
     LOOKALIKE_CASE,
     calibration_shares,
@@ -200,7 +201,7 @@ plt.show()
 
 # %%
 thresholds = Thresholds()
-calib = calibration_shares(("coin-at-exit",), settings["calibration_episodes"])
+calib = calibration_shares(n_episodes=settings["calibration_episodes"])
 fig, ax = plt.subplots(figsize=(9, 4.4))
 order = list(dict.fromkeys(calib["behaviour"]))
 ax.errorbar(calib["competent"], range(len(calib)), xerr=[calib["competent"] - calib["low"],
@@ -208,7 +209,7 @@ ax.errorbar(calib["competent"], range(len(calib)), xerr=[calib["competent"] - ca
 ax.set_yticks(range(len(calib)), calib["behaviour"])
 ax.invert_yaxis()
 ax.set(xlim=(-0.02, 1.02), xlabel="share of episodes counted competent (exact 95% interval)",
-       title=f"Calibration on coin-at-exit test levels (margin {thresholds.margin}, "
+       title=f"Calibration on {', '.join(CALIBRATION_SCENARIOS)} test levels (margin {thresholds.margin}, "
              f"efficiency {thresholds.efficiency})")
 fig.tight_layout()
 plt.show()
