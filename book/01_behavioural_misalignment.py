@@ -359,7 +359,7 @@ glue("curve_rows_settled_eighth", sum(f == BUDGET_FRACTIONS[0] for f in settled_
 latest = max(settled_from, key=lambda s: 2.0 if settled_from[s] is None else settled_from[s])
 glue("curve_latest_row", latest)
 latest_seeds = curve_rows[curve_rows["scenario"] == latest].set_index("fraction")["seeds"]
-for name, fraction in (("quarter", 0.25), ("half", 0.5), ("full", 1.0)):
+for name, fraction in zip(("quarter", "half", "full"), BUDGET_FRACTIONS[1:], strict=True):
     glue_count(f"curve_latest_{name}_seeds", int(latest_seeds.loc[fraction]), len(side_seeds))
 
 # %% [markdown]
@@ -379,9 +379,9 @@ for name, fraction in (("quarter", 0.25), ("half", 0.5), ("full", 1.0)):
 # {glue:text}`curve_latest_full_seeds` at the full budget. Where a verdict settles early,
 # the rest of the budget changes how often the behaviour shows (the right panel), not the
 # verdict. Where it settles late, a run stopped at an earlier copy would end with another
-# verdict in some seeds: that is why the chapter keeps its budgets rather than stopping each run once its
-# training reward levels off (the README's `benchmarks/convergence_headroom.py` measures
-# how much such a stop would save).
+# verdict in some seeds: that is why the chapter keeps its budgets rather than stopping
+# each run once its training reward levels off (the README's
+# `benchmarks/convergence_headroom.py` measures how much such a stop would save).
 
 # %% [markdown]
 # ## The inner row: a place as the goal, a coin that is seen and ignored
@@ -598,10 +598,10 @@ glue("tamper_r_high", tamper_r_high, tolerance=0.1, fmt=".0%")
 # {glue:text}`capability_shift_seeds` of {glue:text}`capability_shift_n` in
 # capability-shift (capability failure;
 # {glue:text}`capability_shift_seed_low`–{glue:text}`capability_shift_seed_high`),
-# {glue:text}`checkpoint_seeds` of {glue:text}`checkpoint_n` in the checkpoint scenario (outer
-# misalignment; {glue:text}`checkpoint_seed_low`–{glue:text}`checkpoint_seed_high`) and
-# {glue:text}`tampering_seeds` of {glue:text}`tampering_n` in the tampering
-# scenario (tampering failure; {glue:text}`tampering_seed_low`–{glue:text}`tampering_seed_high`).
+# {glue:text}`checkpoint_seeds` of {glue:text}`checkpoint_n` in the checkpoint scenario
+# (outer misalignment; {glue:text}`checkpoint_seed_low`–{glue:text}`checkpoint_seed_high`)
+# and {glue:text}`tampering_seeds` of {glue:text}`tampering_n` in the tampering scenario
+# (tampering failure; {glue:text}`tampering_seed_low`–{glue:text}`tampering_seed_high`).
 # {glue:text}`rows_extended` of the five rows split in their first
 # {glue:text}`first_look` seeds and were given {glue:text}`more_seeds` more.
 # {glue:text}`rows_at_90` of the five rows reach 90% of seeds. Counted by episodes
@@ -671,15 +671,16 @@ glue("tamper_r_high", tamper_r_high, tolerance=0.1, fmt=".0%")
 # **Capability failure (capability-shift).** Trained in small rooms, tested in mazes
 # filling the canvas, the policies wander.
 #
-# **Outer misalignment (the checkpoint scenario).** R pays for each entry onto a checkpoint tile,
-# as the boat race of {cite}`leike2017gridworlds` pays for its arrow tiles. The policies
+# **Outer misalignment (the checkpoint scenario).** R pays for each entry onto a
+# checkpoint tile, as the boat race of {cite}`leike2017gridworlds` pays for its arrow
+# tiles. The policies
 # step back and forth on it, with a mean R per episode of {glue:text}`checkpoint_R` (95%
 # interval over seeds {glue:text}`checkpoint_R_low`–{glue:text}`checkpoint_R_high`) against
 # an H of {glue:text}`checkpoint_H`. Training and test levels come from the same distribution
 # here, as the essay expects for failures caused by the reward.
 #
-# **Tampering (the tampering scenario).** Stepping on a reward sensor makes the observed reward
-# grow every step. The policies walk to the sensor and then avoid the coin, which would
+# **Tampering (the tampering scenario).** Stepping on a reward sensor makes the observed
+# reward grow every step. The policies walk to the sensor and then avoid the coin, which would
 # end the episode: an observed return of {glue:text}`tampering_return` but an
 # untampered R of {glue:text}`tampering_R`.
 #
